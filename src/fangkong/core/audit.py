@@ -1,0 +1,113 @@
+"""Writing audit entries and access-log entries (DESIGN rule 3).
+
+Actions call ``record`` inside their transaction, so the entry exists exactly when the
+change does. Views call ``log_access`` for every reveal and export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import models
+
+from fangkong.core import context_vars
+from fangkong.core.models import AccessLogEntry, AuditEntry
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, models.Model):
+        return value.pk if not isinstance(value.pk, uuid.UUID) else str(value.pk)
+    if isinstance(value, (list, tuple, set)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return str(value)
+
+
+def snapshot(instance: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """The audited values of a record: concrete fields (FKs as their id), JSON-safe."""
+    names = list(fields) if fields is not None else None
+    data: dict[str, Any] = {}
+    for field in instance._meta.concrete_fields:
+        if names is not None and field.name not in names:
+            continue
+        if field.name in {"password", "secret_hash"}:
+            continue
+        data[field.name] = _json_value(getattr(instance, field.attname))
+    return data
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    return before != after
+
+
+def record(
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    *,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    region_code: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Write one audit entry. ``action`` is "<app>.<verb>" such as "geo.create_site"."""
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id if object_id is not None else str(obj.pk)
+        if region_code is None:
+            scope_field = getattr(obj, "SCOPE_FIELD", "region_code")
+            region_code = getattr(obj, scope_field, "") or ""
+    actor_user = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEntry.objects.create(
+        actor=actor_user,
+        actor_name=(getattr(actor_user, "username", "") if actor_user else "system"),
+        action=action,
+        object_type=object_type or "",
+        object_id=object_id or "",
+        object_repr=(str(obj) if obj is not None else "")[:200],
+        region_code=region_code or "",
+        before=_json_value(before) if before is not None else None,
+        after=_json_value(after) if after is not None else None,
+        request_id=context_vars.request_id.get(),
+        source=context_vars.source.get(),
+    )
+
+
+def log_access(
+    user: Any,
+    kind: str,
+    *,
+    object_type: str,
+    object_id: str = "",
+    region_code: str = "",
+    fields: list[str] | None = None,
+    row_count: int = 0,
+    unmasked: bool = False,
+    detail: str = "",
+) -> AccessLogEntry:
+    """Log a reveal (kind="reveal") or an export (kind="export")."""
+    return AccessLogEntry.objects.create(
+        user=user if getattr(user, "is_authenticated", False) else None,
+        user_name=getattr(user, "username", "") or "",
+        kind=kind,
+        object_type=object_type,
+        object_id=object_id,
+        region_code=region_code,
+        fields=fields or [],
+        row_count=row_count,
+        unmasked=unmasked,
+        detail=detail[:300],
+        request_id=context_vars.request_id.get(),
+    )
