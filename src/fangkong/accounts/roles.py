@@ -4,7 +4,7 @@ A user holds role assignments on region codes (see ``RoleAssignment``). A permis
 granted by a role applies to records whose region_code starts with the assignment's code.
 ``core.scoping.restrict`` reads this table; nothing else decides access.
 Later apps add their permissions here, so the whole matrix stays readable in one place
-(it is also rendered into docs/roles.md by ``tests/accounts/test_roles_doc.py``).
+(rendered into docs/roles.md by ``scripts/roles_doc.py``; tests/test_docs.py keeps them equal).
 """
 
 from __future__ import annotations
