@@ -35,7 +35,7 @@ test: lint
 	fi
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH)
 
 # Regenerate translation catalogues (needs gettext); compiled .mo files are committed.
 messages: $(STAMP)
