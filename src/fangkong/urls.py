@@ -19,6 +19,7 @@ urlpatterns = [
     re_path(r"^api/", core_views.api_not_found),
 ]
 
+handler400 = "fangkong.core.views.error_400"
 handler403 = "fangkong.core.views.error_403"
 handler404 = "fangkong.core.views.error_404"
 handler500 = "fangkong.core.views.error_500"

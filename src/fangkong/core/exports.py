@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Model, QuerySet
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
@@ -120,7 +121,7 @@ class Export:
     detail: str = ""
 
 
-def export_response(export: Export, fmt: str, encoding: str = "utf-8-sig") -> HttpResponse:
+def export_response(export: Export, fmt: str, encoding: str = "utf-8-sig") -> HttpResponseBase:
     """Stream the export and log it (row count, sensitive fields, masked or not)."""
     if fmt not in FORMATS:
         fmt = "csv"

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -165,6 +167,44 @@ def sweep_stale_jobs(now: dt.datetime | None = None) -> int:
             status=JobStatus.FAILED, finished_at=now, messages=messages
         )
     return len(stale)
+
+
+_UNSAFE_NAME = re.compile(r"[^\w.\-]+")
+
+
+def results_dir() -> Path:
+    return Path(settings.JOB_RESULTS_DIR).resolve()
+
+
+def new_result_file(job: Job, filename: str) -> Path:
+    """Where a handler writes the job's downloadable result; the job records it.
+
+    Files live in JOB_RESULTS_DIR/<job id>/; only the last path component of ``filename``
+    is kept, so a handler cannot be talked into writing elsewhere.
+    """
+    name = _UNSAFE_NAME.sub("_", Path(filename).name).lstrip(".") or "result"
+    folder = results_dir() / str(job.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    job.result_file = f"{job.pk}/{name}"
+    return folder / name
+
+
+def result_path(job: Job) -> Path | None:
+    """The job's result file if it exists inside JOB_RESULTS_DIR, else None.
+
+    ``result_file`` is resolved and must stay under the results folder: a value such as
+    "../../secret_key" or an absolute path (a bug, or a tampered row) serves nothing.
+    """
+    if not job.result_file:
+        return None
+    root = results_dir()
+    try:
+        path = (root / job.result_file).resolve()
+    except (OSError, ValueError):
+        return None
+    if not path.is_relative_to(root) or path == root or not path.is_file():
+        return None
+    return path
 
 
 def run_inline(kind: str, params: dict[str, Any], *, actor: Any, show_bar: bool = True) -> Job:
