@@ -52,10 +52,24 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # bad settings from the environment: one line, not a traceback
         print(f"fangkong: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    _one_line_argument_errors()
     try:
         execute_from_command_line(["fangkong", *args])
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+
+
+def _one_line_argument_errors() -> None:
+    """Make every command's argparse error one line and exit 2 (Django prints its usage).
+
+    Our own commands subclass core.management.base.OperatorCommand for this; the patch
+    covers Django's built-in ones (migrate, check) when run through `fangkong`.
+    """
+    from django.core.management.base import CommandParser
+
+    from fangkong.core.management.base import OneLineParser
+
+    CommandParser.error = OneLineParser.error  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

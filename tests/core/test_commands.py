@@ -255,3 +255,17 @@ def test_serve_stops_when_the_web_server_dies(product_dir: Path) -> None:
     )
     assert result.returncode == 1, result.stderr
     assert "the web process exited; stopping the rest" in result.stderr
+
+
+def test_builtin_commands_also_give_one_line_errors() -> None:
+    import subprocess
+    import sys
+
+    for args in (["migrate", "--bogus"], ["createuser"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "fangkong.cli", *args], capture_output=True, text=True
+        )
+        assert out.returncode == 2, args
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1, out.stderr
+        assert "Traceback" not in out.stderr
