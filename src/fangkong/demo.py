@@ -42,8 +42,8 @@ class DemoLogin:
 
 
 LOGINS = [
-    DemoLogin("hq", Role.HQ_COMMANDER, ANYANG_COUNTY, "安阳县指挥部"),
-    DemoLogin("tangyin", Role.HQ_COMMANDER, TANGYIN_COUNTY, "汤阴县指挥部"),
+    DemoLogin("hq_anyang", Role.HQ_COMMANDER, ANYANG_COUNTY, "安阳县指挥部"),
+    DemoLogin("hq_tangyin", Role.HQ_COMMANDER, TANGYIN_COUNTY, "汤阴县指挥部"),
     DemoLogin("gaozhuang", Role.TOWNSHIP_OFFICER, GAOZHUANG, "高庄镇干部"),
     DemoLogin("fudao", Role.TOWNSHIP_OFFICER, FUDAO, "伏道镇干部"),
     DemoLogin("jiangtaitun", Role.VILLAGE_CADRE, JIANGTAITUN, "蒋台屯村下沉干部", True),
@@ -157,5 +157,7 @@ def build_demo(say: Callable[[str], None] = print, seed: int = 20220121) -> Demo
 def logins_table() -> str:
     lines = [f"  {'login':<12} {'password':<14} role / scope"]
     for login in LOGINS:
-        lines.append(f"  {login.username:<12} {DEMO_PASSWORD:<14} {login.what} ({login.region_code})")
+        lines.append(
+            f"  {login.username:<12} {DEMO_PASSWORD:<14} {login.what} ({login.region_code})"
+        )
     return "\n".join(lines)
