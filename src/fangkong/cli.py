@@ -69,7 +69,7 @@ def _one_line_argument_errors() -> None:
 
     from fangkong.core.management.base import OneLineParser
 
-    CommandParser.error = OneLineParser.error  # type: ignore[method-assign]
+    CommandParser.error = OneLineParser.error  # type: ignore[assignment,method-assign]
 
 
 if __name__ == "__main__":
