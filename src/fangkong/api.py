@@ -12,13 +12,22 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.renderers import JSONRenderer
 
 from fangkong import __version__
 from fangkong.core.api import API_AUTH, error_body
 
 logger = logging.getLogger("fangkong.api")
 
+
+class ReadableJSONRenderer(JSONRenderer):
+    """UTF-8 JSON with Chinese as characters, not \\u escapes (readable, and smaller)."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
+    renderer=ReadableJSONRenderer(),
     title="fangkong API",
     version="1",
     description=(
@@ -35,7 +44,13 @@ api = NinjaAPI(
 def _fields_from_ninja(errors: list[dict[str, Any]]) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     for error in errors:
-        loc = [str(part) for part in error.get("loc", []) if part not in {"body", "query", "path"}]
+        loc = [str(part) for part in error.get("loc", [])]
+        # ninja reports body fields under the parameter's name ("body", "payload", "name");
+        # clients know the field as "name", as in errors raised by actions.
+        if loc[:1] == ["body"] and len(loc) > 2:
+            loc = loc[2:]
+        elif loc[:1] in (["body"], ["query"], ["path"], ["form"]):
+            loc = loc[1:]
         name = ".".join(loc) or "__all__"
         fields.setdefault(name, []).append(str(error.get("msg", "invalid")))
     return fields

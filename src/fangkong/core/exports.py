@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from django.http import FileResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django_stubs_ext import StrOrPromise
 
 from fangkong.core.audit import log_access
 
@@ -32,7 +34,7 @@ CHUNK_ROWS = 2000
 
 @dataclass(frozen=True)
 class Column:
-    header: str
+    header: StrOrPromise
     value: Callable[[Any], Any]
     sensitive: bool = False  # identity number, phone, address: logged as revealed fields
 
@@ -109,6 +111,24 @@ def xlsx_file(header: list[str], body: Iterator[list[Any]], sheet: str) -> io.Bu
     return handle  # type: ignore[return-value]
 
 
+def export_region_code(user: Any, permission: str) -> str:
+    """The region an export is logged under: the common ancestor of the user's scope.
+
+    The access log is itself scoped, so an export must carry a region its auditors cover.
+    """
+    from fangkong.core.scoping import scope_codes
+
+    codes = scope_codes(user, permission)
+    if not codes:
+        return ""
+    prefix = os.path.commonprefix(codes)  # noqa: RUF071  (character prefixes are wanted)
+    # Cut back to a whole division code (2, 4, 6, 9 or 12 digits).
+    for length in (12, 9, 6, 4, 2):
+        if len(prefix) >= length:
+            return prefix[:length]
+    return ""
+
+
 @dataclass
 class Export:
     user: Any
@@ -131,12 +151,12 @@ def export_response(export: Export, fmt: str, encoding: str = "utf-8-sig") -> Ht
         "export",
         object_type=export.object_type,
         region_code=export.region_code,
-        fields=[c.header for c in export.columns if c.sensitive],
+        fields=[str(c.header) for c in export.columns if c.sensitive],
         row_count=row_count,
         unmasked=export.unmasked,
         detail=export.detail or f"{fmt} {export.filename}",
     )
-    header = [c.header for c in export.columns]
+    header = [str(c.header) for c in export.columns]
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     name = f"{export.filename}-{stamp}"
     body = rows(export.queryset, export.columns)

@@ -61,6 +61,9 @@ class Site(ScopedModel):
     active = models.BooleanField(_("active"), default=True)
     notes = models.TextField(_("notes"), blank=True)
 
+    # A site's address and duty phone are posted at the site: not personal data to mask.
+    MASKED_FIELDS: dict[str, str] = {}
+
     class Meta:
         verbose_name = _("site")
         verbose_name_plural = _("sites")
