@@ -108,20 +108,15 @@ def check_password(password: Any, user: User, field: str = "password") -> str:
 
 def _profile_fields(fields: dict[str, Any]) -> dict[str, str]:
     """Cleaned values for the free-text profile fields present in ``fields``."""
-    labels = {
-        "display_name": (_("Name"), 64),
-        "organization": (_("Work unit"), 128),
-        "email": (_("Email"), 254),
-    }
+    max_lengths = {"display_name": 64, "organization": 128, "email": 254}
     cleaned: dict[str, str] = {}
     errors: dict[str, list[str]] = {}
     for name, value in fields.items():
         try:
             if name == "phone":
                 cleaned[name] = clean_phone(value)
-            elif name in labels:
-                label, max_length = labels[name]
-                cleaned[name] = clean_text(value, max_length=max_length, field_label=str(label))
+            elif name in max_lengths:
+                cleaned[name] = clean_text(value, max_length=max_lengths[name])
         except ValidationError as exc:
             errors[name] = exc.messages
     if cleaned.get("email"):
@@ -372,7 +367,7 @@ def create_token(*, actor: Any, user: User, name: str) -> tuple[ApiToken, str]:
     if not clean_name:
         raise ValidationError({"name": _("Give the token a name, such as the device using it.")})
     try:
-        clean_name = clean_text(clean_name, max_length=TOKEN_NAME_MAX, field_label=_("Name"))
+        clean_name = clean_text(clean_name, max_length=TOKEN_NAME_MAX)
     except ValidationError as exc:
         raise ValidationError({"name": exc.messages}) from None
     secret = secrets.token_urlsafe(32)

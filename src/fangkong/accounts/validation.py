@@ -9,29 +9,19 @@ folds them before anything is checked.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from fangkong.accounts.roles import Role
-from fangkong.core.regioncodes import is_valid_code
+from fangkong.core.cleaning import clean_phone, clean_region_code_format, clean_text, nfkc
 
 USERNAME_MIN = 3
 USERNAME_MAX = 64
 # ASCII letters and digits, . _ - and CJK ideographs (simplified and traditional both
 # live in the unified blocks; extension A covers rarer name characters).
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9._\-\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+$")
-_PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-()]{3,30}$")
-_SPACES_RE = re.compile(r"\s+")
-
-
-def nfkc(value: Any) -> str:
-    """Text folded to NFKC with outer whitespace removed; None becomes ""."""
-    if value is None:
-        return ""
-    return unicodedata.normalize("NFKC", str(value)).strip()
 
 
 def clean_username(raw: Any) -> str:
@@ -50,23 +40,6 @@ def clean_username(raw: Any) -> str:
             code="invalid",
         )
     return name
-
-
-def clean_region_code_format(raw: Any) -> str:
-    """A well-formed division code (2, 4, 6, 9, 12 or 15 digits), full-width digits folded."""
-    code = _SPACES_RE.sub("", nfkc(raw))
-    if not code:
-        raise ValidationError(_("Enter a region code."), code="required")
-    if not is_valid_code(code):
-        raise ValidationError(
-            _(
-                "“%(code)s” is not a division code: use 2, 4, 6, 9, 12 or 15 digits, "
-                "such as 410522 for 安阳县."
-            )
-            % {"code": code[:20]},
-            code="invalid",
-        )
-    return code
 
 
 def clean_region_code(raw: Any) -> str:
@@ -102,30 +75,12 @@ def clean_role(raw: Any) -> str:
         ) from None
 
 
-def clean_phone(raw: Any) -> str:
-    phone = nfkc(raw)
-    if not phone:
-        return ""
-    if not _PHONE_RE.match(phone) or sum(ch.isdigit() for ch in phone) < 5:
-        raise ValidationError(
-            _("Enter a phone number, such as 13812345678 or 0372-5551234."),
-            code="invalid",
-        )
-    return phone
-
-
-def clean_text(raw: Any, *, max_length: int, field_label: str) -> str:
-    """Free text (names, work units): NFKC, inner runs of spaces kept single, bounded."""
-    text = _SPACES_RE.sub(" ", nfkc(raw))
-    if len(text) > max_length:
-        raise ValidationError(
-            _("%(field)s has at most %(max)d characters (this one has %(n)d).")
-            % {"field": field_label, "max": max_length, "n": len(text)},
-            code="max_length",
-        )
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise ValidationError(
-            _("%(field)s contains control characters.") % {"field": field_label},
-            code="invalid",
-        )
-    return text
+__all__ = [
+    "clean_phone",
+    "clean_region_code",
+    "clean_region_code_format",
+    "clean_role",
+    "clean_text",
+    "clean_username",
+    "nfkc",
+]

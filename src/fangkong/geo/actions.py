@@ -7,18 +7,16 @@ village group (村民小组) needs the same permission over the village.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any
 
-import phonenumbers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from fangkong.accounts.roles import Perm
 from fangkong.core import audit
-from fangkong.core.regioncodes import Level, is_valid_code
+from fangkong.core.cleaning import clean_phone, clean_region_code_format, clean_text
+from fangkong.core.regioncodes import Level
 from fangkong.core.scoping import has_permission
 from fangkong.geo.models import Region, Site, SiteKind
 from fangkong.geo.names import to_simplified
@@ -31,67 +29,9 @@ NOTES_MAX = 2000
 GROUP_NAME_MAX = Region._meta.get_field("name").max_length or 100
 
 SITE_FIELDS = ("name", "kind", "region_code", "address", "contact_name", "contact_phone", "notes")
-_SPACES = re.compile(r"\s+")
-_CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 # --- cleaning -------------------------------------------------------------------------
-
-
-def clean_text(
-    value: Any, field: str, max_length: int, *, required: bool = False, multiline: bool = False
-) -> str:
-    """NFKC, trimmed, runs of spaces collapsed (lines kept when ``multiline``); no control
-    characters; at most ``max_length`` characters. Raises ValidationError on ``field``."""
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationError({field: _("Enter text.")})
-    text = unicodedata.normalize("NFKC", value)
-    if multiline:
-        lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
-        text = "\n".join(lines).strip()
-    else:
-        text = _SPACES.sub(" ", text).strip()
-    # Control characters and lone surrogates cannot be stored (PostgreSQL refuses NUL).
-    if any(unicodedata.category(ch) in {"Cc", "Cs"} and ch != "\n" for ch in text):
-        raise ValidationError({field: _("Remove the control characters from this text.")})
-    if required and not text:
-        raise ValidationError({field: _("This field is required.")})
-    if len(text) > max_length:
-        raise ValidationError(
-            {
-                field: _("Use at most %(max)d characters (this has %(count)d).")
-                % {"max": max_length, "count": len(text)}
-            }
-        )
-    return text
-
-
-def clean_phone(value: Any, field: str = "contact_phone") -> str:
-    """A phone number as Chinese users write it: 13800138000, 0372-5512345, or
-    +852 9123 4567 for numbers abroad. Empty stays empty. Full-width digits are fine."""
-    text = clean_text(value, field, 64)
-    if not text:
-        return ""
-    compact = re.sub(r"[\s\-()（）.]", "", text)
-    if _CN_MOBILE.match(compact):
-        return compact  # the everyday case, without a full parse
-    try:
-        number = phonenumbers.parse(text, "CN")
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise ValidationError(
-            {field: _("Enter a valid phone number, such as 13800138000 or 0372-5512345.")}
-        )
-    if phonenumbers.region_code_for_number(number) != "CN":
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE:
-        return national.replace(" ", "")
-    area, _sep, rest = national.partition(" ")
-    return f"{area}-{rest.replace(' ', '')}" if rest else area
 
 
 def clean_kind(value: Any) -> str:
@@ -101,12 +41,7 @@ def clean_kind(value: Any) -> str:
 
 
 def clean_region_code(value: Any, field: str = "region_code") -> str:
-    code = unicodedata.normalize("NFKC", str(value or "")).strip()
-    if not code:
-        raise ValidationError({field: _("Choose a region.")})
-    if not (code.isascii() and is_valid_code(code)):
-        raise ValidationError({field: _("%(code)s is not a region code.") % {"code": code[:20]}})
-    return code
+    return clean_region_code_format(value, field)
 
 
 def _name_key(name: str) -> str:
@@ -178,12 +113,12 @@ def create_site(
     code = clean_region_code(region_code)
     _require(actor, code)
     values = {
-        "name": clean_text(name, "name", NAME_MAX, required=True),
+        "name": clean_text(name, field="name", max_length=NAME_MAX, required=True),
         "kind": clean_kind(kind),
-        "address": clean_text(address, "address", ADDRESS_MAX),
-        "contact_name": clean_text(contact_name, "contact_name", CONTACT_NAME_MAX),
-        "contact_phone": clean_phone(contact_phone),
-        "notes": clean_text(notes, "notes", NOTES_MAX, multiline=True),
+        "address": clean_text(address, field="address", max_length=ADDRESS_MAX),
+        "contact_name": clean_text(contact_name, field="contact_name", max_length=CONTACT_NAME_MAX),
+        "contact_phone": clean_phone(contact_phone, "contact_phone"),
+        "notes": clean_text(notes, field="notes", max_length=NOTES_MAX, multiline=True),
     }
     with transaction.atomic():
         _require_region(code)
@@ -202,13 +137,13 @@ def update_site(*, actor: Any, site: Site, **changes: Any) -> Site:
     if unknown:
         raise TypeError(f"update_site() got unknown fields: {', '.join(sorted(unknown))}")
     cleaners = {
-        "name": lambda v: clean_text(v, "name", NAME_MAX, required=True),
+        "name": lambda v: clean_text(v, field="name", max_length=NAME_MAX, required=True),
         "kind": clean_kind,
         "region_code": clean_region_code,
-        "address": lambda v: clean_text(v, "address", ADDRESS_MAX),
-        "contact_name": lambda v: clean_text(v, "contact_name", CONTACT_NAME_MAX),
-        "contact_phone": clean_phone,
-        "notes": lambda v: clean_text(v, "notes", NOTES_MAX, multiline=True),
+        "address": lambda v: clean_text(v, field="address", max_length=ADDRESS_MAX),
+        "contact_name": lambda v: clean_text(v, field="contact_name", max_length=CONTACT_NAME_MAX),
+        "contact_phone": lambda v: clean_phone(v, "contact_phone"),
+        "notes": lambda v: clean_text(v, field="notes", max_length=NOTES_MAX, multiline=True),
     }
     cleaned = {field: cleaners[field](value) for field, value in changes.items()}
     if "region_code" in cleaned:
@@ -265,7 +200,7 @@ def add_village_group(
     """
     code = clean_region_code(village_code, "village_code")
     _require(actor, code)
-    clean_name = clean_text(name, "name", GROUP_NAME_MAX, required=True)
+    clean_name = clean_text(name, field="name", max_length=GROUP_NAME_MAX, required=True)
     if number is not None and (
         isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 999
     ):

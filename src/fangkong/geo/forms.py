@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
 from fangkong.accounts.roles import Perm
+from fangkong.core.cleaning import clean_phone, clean_text
 from fangkong.core.regioncodes import is_valid_code
 from fangkong.core.scoping import restrict
 from fangkong.geo import actions
@@ -203,32 +204,29 @@ class SiteForm(forms.Form):
             field.widget.attrs.setdefault("class", css)
 
     def clean_name(self) -> str:
+        value = self.cleaned_data["name"]
         return _one_field(
-            lambda: actions.clean_text(
-                self.cleaned_data["name"], "name", actions.NAME_MAX, required=True
-            )
+            lambda: clean_text(value, field="name", max_length=actions.NAME_MAX, required=True)
         )
 
     def clean_address(self) -> str:
+        value = self.cleaned_data["address"]
         return _one_field(
-            lambda: actions.clean_text(self.cleaned_data["address"], "address", actions.ADDRESS_MAX)
+            lambda: clean_text(value, field="address", max_length=actions.ADDRESS_MAX)
         )
 
     def clean_contact_name(self) -> str:
-        return _one_field(
-            lambda: actions.clean_text(
-                self.cleaned_data["contact_name"], "contact_name", actions.CONTACT_NAME_MAX
-            )
-        )
+        value = self.cleaned_data["contact_name"]
+        limit = actions.CONTACT_NAME_MAX
+        return _one_field(lambda: clean_text(value, field="contact_name", max_length=limit))
 
     def clean_contact_phone(self) -> str:
-        return _one_field(lambda: actions.clean_phone(self.cleaned_data["contact_phone"]))
+        return _one_field(lambda: clean_phone(self.cleaned_data["contact_phone"], "contact_phone"))
 
     def clean_notes(self) -> str:
+        value = self.cleaned_data["notes"]
         return _one_field(
-            lambda: actions.clean_text(
-                self.cleaned_data["notes"], "notes", actions.NOTES_MAX, multiline=True
-            )
+            lambda: clean_text(value, field="notes", max_length=actions.NOTES_MAX, multiline=True)
         )
 
     def action_values(self) -> dict[str, Any]:

@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Substr
 
 from fangkong.accounts.roles import Perm
+from fangkong.core.queries import with_region_name
 from fangkong.core.regioncodes import ancestor_codes, upper_bound
 from fangkong.core.scoping import restrict, scope_codes
 from fangkong.geo.models import Region, Site
@@ -30,11 +31,6 @@ def visible_regions(user: Any, permission: str = Perm.VIEW_REGIONS) -> QuerySet[
 def visible_sites(user: Any, permission: str = Perm.VIEW_SITES) -> QuerySet[Site]:
     """Sites in scope, each with ``region_name`` (the short name of its region) annotated."""
     return with_region_name(restrict(Site.objects.all(), user, permission))
-
-
-def with_region_name(queryset: QuerySet[Site]) -> QuerySet[Site]:
-    names = Region.objects.filter(code=OuterRef("region_code")).values("short_name")[:1]
-    return queryset.annotate(region_name=Subquery(names))
 
 
 def top_regions(user: Any, permission: str = Perm.VIEW_REGIONS) -> QuerySet[Region]:
