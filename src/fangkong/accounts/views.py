@@ -37,7 +37,7 @@ from fangkong.accounts.forms import (
 from fangkong.accounts.models import User
 from fangkong.accounts.roles import Perm
 from fangkong.accounts.tables import UserTable
-from fangkong.core.scoping import has_permission
+from fangkong.core.scoping import ensure_permission_somewhere
 
 USERS_PER_PAGE = 50
 
@@ -49,8 +49,7 @@ class LoginView(auth_views.LoginView):
 
 
 def _require_manager(request: HttpRequest) -> None:
-    if not has_permission(request.user, Perm.MANAGE_USERS):
-        raise PermissionDenied
+    ensure_permission_somewhere(request.user, Perm.MANAGE_USERS)
 
 
 def _managed_user(request: HttpRequest, pk: int) -> User:

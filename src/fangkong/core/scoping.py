@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
@@ -82,6 +82,17 @@ def restrict(
     for code in codes:
         condition |= Q(**{f"{scope_field}__gte": code, f"{scope_field}__lt": upper_bound(code)})
     return queryset.filter(condition)
+
+
+def ensure_permission_somewhere(user: Any, permission: str) -> None:
+    """403 for a user whose roles never grant ``permission``.
+
+    A page that exists for every holder (a list, a form) hides nothing by refusing a
+    non-holder outright; a holder then sees only the rows of their regions, and a record
+    outside them is a 404 (``get_scoped_or_404``).
+    """
+    if not has_permission(user, permission):
+        raise PermissionDenied
 
 
 def get_scoped_or_404(queryset: QuerySet[M], user: Any, action: str, **lookup: Any) -> M:

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import (
     FileResponse,
     Http404,
@@ -32,7 +31,7 @@ from fangkong.core.queries import (
     jurisdiction_summary,
     visible_jobs,
 )
-from fangkong.core.scoping import get_scoped_or_404, has_permission
+from fangkong.core.scoping import ensure_permission_somewhere, get_scoped_or_404
 from fangkong.core.tables import AccessLogTable, AuditTable, JobTable, paginate_table
 
 logger = logging.getLogger("fangkong.core")
@@ -46,10 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _require(request: HttpRequest, permission: str) -> None:
-    # A user whose roles never grant the permission gets a 403 (nothing to hide: the page
-    # exists for everyone); a holder sees only the rows of their regions.
-    if not has_permission(request.user, permission):
-        raise PermissionDenied
+    ensure_permission_somewhere(request.user, permission)
 
 
 @login_required

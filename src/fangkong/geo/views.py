@@ -25,7 +25,12 @@ from django_tables2 import RequestConfig
 from fangkong.accounts.roles import PERMISSION_LABELS, Perm
 from fangkong.core.exports import Column, Export, export_region_code, export_response
 from fangkong.core.regioncodes import LEVEL_LABELS, Level, upper_bound
-from fangkong.core.scoping import get_scoped_or_404, has_permission, restrict
+from fangkong.core.scoping import (
+    ensure_permission_somewhere,
+    get_scoped_or_404,
+    has_permission,
+    restrict,
+)
 from fangkong.geo import actions, queries
 from fangkong.geo.filters import SiteFilter
 from fangkong.geo.forms import SiteForm, VillageGroupForm, apply_action_errors
@@ -45,8 +50,7 @@ def require_anywhere(permission: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if not has_permission(request.user, permission):
-                raise PermissionDenied
+            ensure_permission_somewhere(request.user, permission)
             return view(request, *args, **kwargs)
 
         return login_required(wrapper)
