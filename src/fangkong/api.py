@@ -123,10 +123,14 @@ def _mount_routers() -> None:
     from fangkong.accounts.api import router as accounts_router
     from fangkong.core.api_routes import router as core_router
     from fangkong.geo.api import router as geo_router
+    from fangkong.people.api import router as people_router
+    from fangkong.people.import_api import router as people_import_router
 
     api.add_router("/", core_router)
     api.add_router("/geo", geo_router)
     api.add_router("/accounts", accounts_router)
+    api.add_router("/people", people_router)
+    api.add_router("/people/import", people_import_router)
 
 
 _mount_routers()

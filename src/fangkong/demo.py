@@ -143,7 +143,13 @@ def make_users(ctx: DemoContext) -> None:
     ctx.say(f"users: {made} new, {len(wanted) - made} kept")
 
 
-STEPS: list[Callable[[DemoContext], None]] = [load_regions, make_sites, make_users]
+def make_people(ctx: DemoContext) -> None:
+    from fangkong.people.demo import populate
+
+    populate(ctx)
+
+
+STEPS: list[Callable[[DemoContext], None]] = [load_regions, make_sites, make_users, make_people]
 
 
 def build_demo(say: Callable[[str], None] = print, seed: int = 20220121) -> DemoContext:

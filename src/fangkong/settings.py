@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "fangkong.core",
     "fangkong.geo",
     "fangkong.accounts",
+    "fangkong.people",
 ]
 
 MIDDLEWARE = [

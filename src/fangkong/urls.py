@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("fangkong.core.urls")),
     path("accounts/", include("fangkong.accounts.urls")),
     path("geo/", include("fangkong.geo.urls")),
+    path("people/", include("fangkong.people.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/v1/", api.urls),
     path("api/docs", RedirectView.as_view(url="/api/v1/docs", permanent=False)),

@@ -36,6 +36,10 @@ class Perm:
     VIEW_ACCESS_LOG = "core.view_access_log"
     REVEAL_IDENTITY = "core.reveal_identity"
     EXPORT = "core.export"
+    VIEW_PEOPLE = "people.view_person"
+    EDIT_PEOPLE = "people.edit_person"
+    IMPORT_PEOPLE = "people.import_people"
+    MANAGE_KEY_GROUPS = "people.manage_key_groups"
 
 
 PERMISSION_LABELS: dict[str, StrOrPromise] = {
@@ -48,9 +52,15 @@ PERMISSION_LABELS: dict[str, StrOrPromise] = {
     Perm.VIEW_ACCESS_LOG: _("Read the reveal and export log"),
     Perm.REVEAL_IDENTITY: _("Reveal identity numbers, phones and addresses"),
     Perm.EXPORT: _("Export lists"),
+    Perm.VIEW_PEOPLE: _("View the people ledger"),
+    Perm.EDIT_PEOPLE: _("Register and edit people"),
+    Perm.IMPORT_PEOPLE: _("Import people ledgers"),
+    Perm.MANAGE_KEY_GROUPS: _("Configure key groups"),
 }
 
 _EVERYONE = frozenset({Perm.VIEW_REGIONS, Perm.VIEW_SITES})
+# Villages keep their own ledgers; townships and HQ keep theirs over the villages.
+_LEDGER = frozenset({Perm.VIEW_PEOPLE, Perm.EDIT_PEOPLE, Perm.IMPORT_PEOPLE})
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.HQ_COMMANDER: _EVERYONE
@@ -62,14 +72,18 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         Perm.VIEW_ACCESS_LOG,
         Perm.REVEAL_IDENTITY,
         Perm.EXPORT,
+        *_LEDGER,
+        Perm.MANAGE_KEY_GROUPS,
     },
     Role.TOWNSHIP_OFFICER: _EVERYONE
+    | _LEDGER
     | {Perm.MANAGE_SITES, Perm.REVEAL_IDENTITY, Perm.EXPORT, Perm.VIEW_AUDIT},
     # Cadres phone their villagers daily, so they may reveal (each reveal is logged),
     # but a whole-village export stays with the township.
-    Role.VILLAGE_CADRE: _EVERYONE | {Perm.REVEAL_IDENTITY},
+    Role.VILLAGE_CADRE: _EVERYONE | _LEDGER | {Perm.REVEAL_IDENTITY},
     Role.WAREHOUSE_KEEPER: _EVERYONE,
-    Role.INSPECTOR: _EVERYONE,
+    # Inspectors check ledgers on their visits (台账督导) but change nothing.
+    Role.INSPECTOR: _EVERYONE | {Perm.VIEW_PEOPLE},
     Role.UNIT_ADMIN: _EVERYONE,
     Role.AUDITOR: _EVERYONE | {Perm.VIEW_AUDIT, Perm.VIEW_ACCESS_LOG},
 }
