@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "backup": "back up the database to FILE",
     "restore": "restore the database from FILE",
     "check": "check the installation",
+    "import": "import a ledger: import people FILE [--region CODE] [--dry-run] [--errors OUT.xlsx]",
 }
 
 

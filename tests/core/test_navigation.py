@@ -24,7 +24,7 @@ def test_village_cadre_menu(regions, make_user, client_for) -> None:
 
     client = client_for(make_user(role=Role.VILLAGE_CADRE, region=JIANGTAITUN))
     with translation.override("en"):
-        assert _menu(client) == {"Home", "Regions", "Sites", "Jobs"}
+        assert _menu(client) == {"Home", "Regions", "Sites", "People", "Import", "Jobs"}
 
 
 def test_hq_menu(regions, make_user, client_for) -> None:
@@ -36,6 +36,8 @@ def test_hq_menu(regions, make_user, client_for) -> None:
             "Home",
             "Regions",
             "Sites",
+            "People",
+            "Import",
             "Users",
             "Audit log",
             "Access log",

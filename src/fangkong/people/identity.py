@@ -49,7 +49,8 @@ def looks_like_lost_digits(raw: object) -> bool:
     """True for an ID that Excel stored as a number: 4.10522e17, or a float's 410522...0."""
     if isinstance(raw, float):
         return raw >= 1e14
-    text = normalize_number(raw)
+    # Look before normalize_number(): it strips the dot of 4.10522E+17.
+    text = unicodedata.normalize("NFKC", str(raw or "")).strip().replace(" ", "")
     return bool(_SCIENTIFIC.match(text))
 
 
