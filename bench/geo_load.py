@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import peak_rss_mb, pg_admin, postgres_available  # bench/common.py
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get(
     "FANGKONG_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/fangkong_bench"
@@ -34,12 +36,6 @@ TARGET_RATIO = 2.0
 
 
 # --- worker side (runs in a subprocess) ------------------------------------------------
-
-
-def _rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _worker(kind: str) -> dict[str, Any]:
@@ -52,13 +48,13 @@ def _worker(kind: str) -> dict[str, Any]:
 
     connection.ensure_connection()
     if kind in {"load", "reload"}:
-        baseline = _rss_mb()
+        baseline = peak_rss_mb()
         started = time.perf_counter()
         result = load_divisions(["all"])
         seconds = time.perf_counter() - started
         return {
             "seconds": seconds,
-            "rss_mb": _rss_mb(),
+            "rss_mb": peak_rss_mb(),
             "baseline_mb": baseline,
             **result.as_dict(),
         }
@@ -66,7 +62,7 @@ def _worker(kind: str) -> dict[str, Any]:
     from fangkong.geo.divisions import iter_rows, select
 
     rows = list(iter_rows(select(["all"])))  # parsed before the clock starts
-    baseline = _rss_mb()
+    baseline = peak_rss_mb()
     sql = "INSERT INTO geo_region (code, name, short_name, level, parent_id) VALUES (?, ?, ?, ?, ?)"
     started = time.perf_counter()
     with transaction.atomic():
@@ -80,7 +76,7 @@ def _worker(kind: str) -> dict[str, Any]:
         else:
             cursor.executemany(sql, rows)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rss_mb": _rss_mb(), "baseline_mb": baseline, "rows": len(rows)}
+    return {"seconds": seconds, "rss_mb": peak_rss_mb(), "baseline_mb": baseline, "rows": len(rows)}
 
 
 # --- driver side ----------------------------------------------------------------------
@@ -104,7 +100,7 @@ def _fresh_database(backend: str, workdir: str) -> str:
         path = Path(workdir) / f"bench-{time.monotonic_ns()}.sqlite3"
         url = f"sqlite:///{path}"
     else:
-        _pg_admin("DROP DATABASE IF EXISTS {db} WITH (FORCE)", "CREATE DATABASE {db}")
+        pg_admin(PG_URL, "DROP DATABASE IF EXISTS {db} WITH (FORCE)", "CREATE DATABASE {db}")
         url = PG_URL
     subprocess.run(
         [sys.executable, "-m", "django", "migrate", "-v0"],
@@ -113,15 +109,6 @@ def _fresh_database(backend: str, workdir: str) -> str:
         cwd=ROOT,
     )
     return url
-
-
-def _pg_admin(*statements: str) -> None:
-    import psycopg
-
-    base, _, name = PG_URL.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement.format(db=name))  # type: ignore[arg-type]
 
 
 def _run(kind: str, url: str, workdir: str) -> dict[str, Any]:
@@ -136,15 +123,6 @@ def _run(kind: str, url: str, workdir: str) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _postgres_available() -> bool:
-    try:
-        _pg_admin("SELECT 1")
-    except Exception as exc:
-        print(f"postgresql: skipped ({type(exc).__name__}: {exc})")
-        return False
-    return True
-
-
 def bench_backend(backend: str, repeat: int) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {"load": [], "reload": [], "floor": []}
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as workdir:
@@ -157,7 +135,7 @@ def bench_backend(backend: str, repeat: int) -> dict[str, Any]:
                 if kind == "load":
                     runs["reload"].append(_run("reload", url, workdir))
         if backend == "postgresql":
-            _pg_admin("DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            pg_admin(PG_URL, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
     def median(kind: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[kind])
@@ -201,7 +179,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     backends = args.backend or ["sqlite", "postgresql"]
     results = []
     for backend in backends:
-        if backend == "postgresql" and not _postgres_available():
+        if backend == "postgresql" and not postgres_available(PG_URL):
             continue
         results.append(bench_backend(backend, max(1, args.repeat)))
     return results

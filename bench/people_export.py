@@ -25,15 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import people_search  # noqa: E402
-
-
-def _rss_mb() -> float:
-    """Peak RSS of this process (VmHWM: unlike ru_maxrss it does not inherit the parent's
-    peak across fork and exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+from common import peak_rss_mb  # noqa: E402  (bench/common.py)
 
 
 def _worker(kind: str) -> dict[str, Any]:
@@ -50,7 +42,7 @@ def _worker(kind: str) -> dict[str, Any]:
 
     connection.ensure_connection()
     user = User.objects.get(username="bench_hq")
-    before = _rss_mb()
+    before = peak_rss_mb()
     started = time.perf_counter()
     size = 0
     if kind == "floor":
@@ -87,7 +79,7 @@ def _worker(kind: str) -> dict[str, Any]:
         for chunk in response.streaming_content:  # type: ignore[attr-defined]
             size += len(chunk)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rss_before": before, "rss_peak": _rss_mb(), "bytes": size}
+    return {"seconds": seconds, "rss_before": before, "rss_peak": peak_rss_mb(), "bytes": size}
 
 
 def run(kind: str) -> dict[str, Any]:

@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import peak_rss_mb, pg_admin, postgres_available  # bench/common.py
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get(
     "FANGKONG_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/fangkong_bench_import"
@@ -139,12 +141,6 @@ def make_ledger(path: Path, rows: int, villages: list[str], bad_fraction: float 
 # --- worker side (runs in a subprocess) ------------------------------------------------
 
 
-def _rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _worker(kind: str, ledger: str) -> dict[str, Any]:
     import django
 
@@ -152,7 +148,7 @@ def _worker(kind: str, ledger: str) -> dict[str, Any]:
     from django.db import connection
 
     connection.ensure_connection()
-    baseline = _rss_mb()
+    baseline = peak_rss_mb()
     if kind in {"import", "reimport"}:
         from fangkong.people.importers import import_people_file
 
@@ -164,7 +160,7 @@ def _worker(kind: str, ledger: str) -> dict[str, Any]:
             error_path=Path(ledger).with_suffix(f".{kind}.errors.xlsx"),
         )
         seconds = time.perf_counter() - started
-        return {"seconds": seconds, "rss_mb": _rss_mb(), "baseline_mb": baseline, **summary}
+        return {"seconds": seconds, "rss_mb": peak_rss_mb(), "baseline_mb": baseline, **summary}
     if kind == "floor":
         return {"rss_mb": 0, "baseline_mb": baseline, **_floor(ledger)}
     return {"baseline_mb": baseline, **_import_export(ledger, kind)}
@@ -237,7 +233,7 @@ def _floor(ledger: str) -> dict[str, Any]:
             ),
             rows,
         )
-    return {"seconds": time.perf_counter() - started, "rows": len(rows), "rss_mb": _rss_mb()}
+    return {"seconds": time.perf_counter() - started, "rows": len(rows), "rss_mb": peak_rss_mb()}
 
 
 def _import_export(ledger: str, kind: str) -> dict[str, Any]:
@@ -294,7 +290,7 @@ def _import_export(ledger: str, kind: str) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
-        "rss_mb": _rss_mb(),
+        "rss_mb": peak_rss_mb(),
         "rows": len(dataset),
         "totals": {str(k): v for k, v in result.totals.items()},
     }
@@ -316,20 +312,11 @@ def _env(database_url: str, data_dir: str) -> dict[str, str]:
     return env
 
 
-def _pg_admin(*statements: str) -> None:
-    import psycopg
-
-    base, _, name = PG_URL.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement.format(db=name))  # type: ignore[arg-type]
-
-
 def _fresh_database(backend: str, workdir: str) -> str:
     if backend == "sqlite":
         url = f"sqlite:///{Path(workdir) / f'bench-{time.monotonic_ns()}.sqlite3'}"
     else:
-        _pg_admin("DROP DATABASE IF EXISTS {db} WITH (FORCE)", "CREATE DATABASE {db}")
+        pg_admin(PG_URL, "DROP DATABASE IF EXISTS {db} WITH (FORCE)", "CREATE DATABASE {db}")
         url = PG_URL
     env = _env(url, workdir)
     for command in (["migrate", "-v0"], ["geo", "load", "410522"]):
@@ -357,15 +344,6 @@ def _run(kind: str, url: str, workdir: str, ledger: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _postgres_available() -> bool:
-    try:
-        _pg_admin("SELECT 1")
-    except Exception as exc:
-        print(f"postgresql: skipped ({type(exc).__name__}: {exc})")
-        return False
-    return True
-
-
 def bench_backend(
     backend: str, repeat: int, ledger: str, rows: int, baseline: bool
 ) -> dict[str, Any]:
@@ -384,7 +362,7 @@ def bench_backend(
                 runs["ie_import"].append(_run("ie_import", url, workdir, ledger))
                 runs["ie_reimport"].append(_run("ie_reimport", url, workdir, ledger))
         if backend == "postgresql":
-            _pg_admin("DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            pg_admin(PG_URL, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
     def median(kind: str, key: str = "seconds") -> float:
         return statistics.median(float(r[key]) for r in runs[kind])
@@ -445,7 +423,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             f"{ledger.stat().st_size / 1048576:.1f} MB"
         )
         for backend in args.backend or ["sqlite", "postgresql"]:
-            if backend == "postgresql" and not _postgres_available():
+            if backend == "postgresql" and not postgres_available(PG_URL):
                 continue
             results.append(
                 bench_backend(

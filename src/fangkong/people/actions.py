@@ -311,6 +311,8 @@ def merge_persons(*, actor: Any, keep: Person, duplicate: Person) -> Person:
 
 def _group(group: KeyGroup | str) -> KeyGroup:
     if isinstance(group, KeyGroup):
+        if not group.active:  # a retired group keeps its tags but gets no new ones
+            raise error("group", _("The key group %(name)s is retired.") % {"name": group.name})
         return group
     found = KeyGroup.objects.filter(code=str(group), active=True).first()
     if found is None:
@@ -468,3 +470,127 @@ def set_household(
         )
     audit.record(actor, "people.set_household", person, before=before, after=audit.snapshot(person))
     return person
+
+
+# --- key groups (install-wide; HQ configures them) --------------------------------------
+
+KEY_GROUP_CODE_MAX = 32
+KEY_GROUP_NAME_MAX = 64
+KEY_GROUP_PRIORITY_MAX = 32767  # PositiveSmallIntegerField
+_KEY_GROUP_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
+KEY_GROUP_CHANGES = ("name", "priority")
+
+
+def _require_key_groups(actor: Any) -> None:
+    if actor is not None and not has_permission(actor, Perm.MANAGE_KEY_GROUPS):
+        raise PermissionDenied
+
+
+def clean_key_group_code(value: Any) -> str:
+    """A lowercase ASCII slug (full-width letters fold to ASCII, case is ignored)."""
+    code = clean_text(value, max_length=KEY_GROUP_CODE_MAX, field="code", required=True).lower()
+    if not _KEY_GROUP_CODE.match(code):
+        raise error(
+            "code",
+            _(
+                "Use 2 to 32 lowercase letters, digits, “_” or “-”, starting with a letter "
+                "or digit, such as close_contact."
+            ),
+        )
+    return code
+
+
+def _clean_key_group_name(value: Any, exclude: int | None = None) -> str:
+    name = clean_text(value, max_length=KEY_GROUP_NAME_MAX, field="name", required=True)
+    same = KeyGroup.objects.filter(name__iexact=name)
+    if exclude is not None:
+        same = same.exclude(pk=exclude)
+    if same.exists():
+        raise error("name", _("A key group with this name already exists."), "duplicate")
+    return name
+
+
+def _clean_priority(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(clean_text(value, max_length=6, field="priority", required=True))
+        except ValueError:
+            raise error("priority", _("Enter a whole number.")) from None
+    if not 0 <= value <= KEY_GROUP_PRIORITY_MAX:
+        raise error(
+            "priority",
+            _("Enter a number from 0 to %(max)d.") % {"max": KEY_GROUP_PRIORITY_MAX},
+        )
+    return int(value)
+
+
+def _collect(errors: dict[str, list[Any]], fn: Any) -> Any:
+    try:
+        return fn()
+    except ValidationError as exc:
+        for key, messages in exc.message_dict.items():
+            errors.setdefault(key, []).extend(messages)
+        return None
+
+
+@transaction.atomic
+def create_key_group(*, actor: Any, code: Any, name: Any, priority: Any = 100) -> KeyGroup:
+    """A new key group (active). Code and name are unique install-wide."""
+    _require_key_groups(actor)
+    errors: dict[str, list[Any]] = {}
+    clean_code = _collect(errors, lambda: clean_key_group_code(code))
+    clean_name_ = _collect(errors, lambda: _clean_key_group_name(name))
+    clean_priority = _collect(errors, lambda: _clean_priority(priority))
+    if clean_code and KeyGroup.objects.filter(code=clean_code).exists():
+        errors.setdefault("code", []).append(_("A key group with this code already exists."))
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            group = KeyGroup.objects.create(
+                code=clean_code, name=clean_name_, priority=clean_priority
+            )
+    except IntegrityError:  # a concurrent creation of the same code
+        raise error("code", _("A key group with this code already exists."), "duplicate") from None
+    audit.record(actor, "people.create_key_group", group, after=audit.snapshot(group))
+    return group
+
+
+@transaction.atomic
+def update_key_group(*, actor: Any, group: KeyGroup, **changes: Any) -> KeyGroup:
+    """Rename or reorder a key group. The code stays: imports and the API name groups by it."""
+    _require_key_groups(actor)
+    unknown = set(changes) - set(KEY_GROUP_CHANGES)
+    if unknown:
+        raise ValidationError({k: [_("Unknown field.")] for k in sorted(unknown)})
+    group = KeyGroup.objects.select_for_update().get(pk=group.pk)
+    before = audit.snapshot(group)
+    errors: dict[str, list[Any]] = {}
+    if "name" in changes:
+        group.name = _collect(errors, lambda: _clean_key_group_name(changes["name"], group.pk))
+    if "priority" in changes:
+        group.priority = _collect(errors, lambda: _clean_priority(changes["priority"]))
+    if errors:
+        raise ValidationError(errors)
+    after = audit.snapshot(group)
+    if audit.changed(before, after):
+        group.save(update_fields=[f for f in KEY_GROUP_CHANGES if f in changes])
+        audit.record(actor, "people.update_key_group", group, before=before, after=after)
+    return group
+
+
+@transaction.atomic
+def set_key_group_active(*, actor: Any, group: KeyGroup, active: bool) -> KeyGroup:
+    """Retire (active=False) or reactivate a key group. Never deleted: tags refer to it;
+    a retired group keeps its tags but is no longer offered for new ones."""
+    _require_key_groups(actor)
+    group = KeyGroup.objects.select_for_update().get(pk=group.pk)
+    if group.active == bool(active):
+        return group
+    before = audit.snapshot(group)
+    group.active = bool(active)
+    group.save(update_fields=["active"])
+    audit.record(
+        actor, "people.set_key_group_active", group, before=before, after=audit.snapshot(group)
+    )
+    return group

@@ -202,9 +202,23 @@ class HouseholdMemberIn(Schema):
 
 
 class KeyGroupOut(Schema):
+    id: int
     code: str
     name: str
     priority: int
+    active: bool
+
+
+class KeyGroupIn(Schema):
+    code: str
+    name: str
+    priority: int = 100
+
+
+class KeyGroupPatch(Schema):
+    name: str | None = None
+    priority: int | None = None
+    active: bool | None = Field(None, description="false retires the group, true reactivates")
 
 
 def _person(request: HttpRequest, person_id: int, permission: str = Perm.VIEW_PEOPLE) -> Person:
@@ -439,3 +453,34 @@ def key_groups(request: HttpRequest) -> list[KeyGroup]:
     if not has_permission(request.user, Perm.VIEW_PEOPLE):
         raise PermissionDenied
     return list(queries.active_key_groups())
+
+
+def _require_manage_key_groups(request: HttpRequest) -> None:
+    if not has_permission(request.user, Perm.MANAGE_KEY_GROUPS):
+        raise PermissionDenied
+
+
+@router.post("/key-groups", response={201: KeyGroupOut})
+def create_key_group(request: HttpRequest, payload: KeyGroupIn) -> Status[KeyGroup]:
+    """A new key group (HQ: Perm.MANAGE_KEY_GROUPS)."""
+    _require_manage_key_groups(request)
+    return Status(201, actions.create_key_group(actor=request.user, **payload.dict()))
+
+
+@router.patch("/key-groups/{group_id}", response=KeyGroupOut)
+def update_key_group(request: HttpRequest, group_id: int, payload: KeyGroupPatch) -> KeyGroup:
+    """Rename, reorder, retire or reactivate a key group (the code never changes)."""
+    _require_manage_key_groups(request)
+    group = KeyGroup.objects.filter(pk=group_id).first() if 0 < group_id <= MAX_ID else None
+    if group is None:
+        raise Http404
+    changes = payload.dict(exclude_unset=True)
+    nulls = [f for f, v in changes.items() if v is None]
+    if nulls:
+        raise ValidationError({f: [_("This field cannot be empty.")] for f in nulls})
+    active = changes.pop("active", None)
+    if changes:
+        group = actions.update_key_group(actor=request.user, group=group, **changes)
+    if active is not None:
+        group = actions.set_key_group_active(actor=request.user, group=group, active=active)
+    return group

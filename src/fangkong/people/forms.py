@@ -160,3 +160,29 @@ class MergeForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _style(self)
+
+
+class KeyGroupForm(forms.Form):
+    """Create (code, name, priority) or edit (name, priority) a key group."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=actions.KEY_GROUP_CODE_MAX,
+        help_text=_("Lowercase letters, digits, “_” or “-”; it cannot be changed later."),
+    )
+    name = forms.CharField(
+        label=pgettext_lazy("key group", "Name"), max_length=actions.KEY_GROUP_NAME_MAX
+    )
+    priority = forms.IntegerField(
+        label=_("Priority"),
+        min_value=0,
+        max_value=actions.KEY_GROUP_PRIORITY_MAX,
+        initial=100,
+        help_text=_("Lower comes first in door-to-door lists."),
+    )
+
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["code"]
+        _style(self)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
-
 
 @lru_cache(maxsize=1)
 def _t2s():  # type: ignore[no-untyped-def]
@@ -34,6 +32,9 @@ def clean_name(raw: object) -> str:
 @lru_cache(maxsize=200_000)
 def name_keys(name: str) -> tuple[str, str, str]:
     """(simplified name, full pinyin, initials): 張三 → (张三, zhangsan, zs)."""
+    # pypinyin's dictionaries take ~57 MB: loaded on first use, not in every process at start.
+    from pypinyin import Style, lazy_pinyin
+
     simplified = to_simplified(name)
     full = "".join(lazy_pinyin(simplified, errors="ignore")).lower()
     initials = "".join(lazy_pinyin(simplified, style=Style.FIRST_LETTER, errors="ignore")).lower()

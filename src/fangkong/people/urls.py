@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from fangkong.people import views
+from fangkong.people import keygroup_views, views
 
 app_name = "people"
 
@@ -20,4 +20,12 @@ urlpatterns: list = [
     path("<int:pk>/merge/", views.person_merge, name="person_merge"),
     path("households/<int:pk>/", views.household_detail, name="household_detail"),
     path("import/", include("fangkong.people.import_urls")),
+    path("key-groups/", keygroup_views.key_group_list, name="key_group_list"),
+    path("key-groups/new/", keygroup_views.key_group_create, name="key_group_create"),
+    path("key-groups/<int:pk>/edit/", keygroup_views.key_group_edit, name="key_group_edit"),
+    path(
+        "key-groups/<int:pk>/active/",
+        keygroup_views.key_group_set_active,
+        name="key_group_set_active",
+    ),
 ]

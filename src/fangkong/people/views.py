@@ -81,6 +81,7 @@ def person_list(request: HttpRequest) -> HttpResponse:
             "can_export": has_permission(user, Perm.EXPORT),
             "can_reveal": has_permission(user, Perm.REVEAL_IDENTITY),
             "tag_form": TagForm() if has_permission(user, Perm.EDIT_PEOPLE) else None,
+            "can_manage_key_groups": has_permission(user, Perm.MANAGE_KEY_GROUPS),
             "query": request.GET.urlencode(),
         },
     )
