@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -594,3 +595,15 @@ def set_key_group_active(*, actor: Any, group: KeyGroup, active: bool) -> KeyGro
         actor, "people.set_key_group_active", group, before=before, after=audit.snapshot(group)
     )
     return group
+
+
+def import_people(path: Path, *, actor: Any, **options: Any) -> dict[str, Any]:
+    """Import a ledger file (导入台账): the one door for bulk writes of people.
+
+    The batch writer lives in ``people.importers`` (executemany/COPY, audited per updated
+    person plus one ``people.import`` summary); callers come through here like every other
+    write. ``options`` are those of ``importers.import_people_file``.
+    """
+    from fangkong.people.importers import import_people_file
+
+    return import_people_file(path, actor=actor, **options)

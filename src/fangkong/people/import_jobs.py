@@ -12,7 +12,8 @@ from fangkong.core.importing.readers import ImportFileError
 from fangkong.core.importing.uploads import upload_path
 from fangkong.core.jobs import Progress, job_kind, new_result_file
 from fangkong.core.models import Job
-from fangkong.people.importers import JOB_KIND, import_people_file
+from fangkong.people.actions import import_people
+from fangkong.people.importers import JOB_KIND
 
 
 def _mapping(raw: Any) -> dict[int, str] | None:
@@ -35,7 +36,7 @@ def run_people_import(job: Job, progress: Progress) -> dict[str, Any]:
             raise ImportFileError(_("The uploaded file is no longer available; upload it again."))
         error_path = new_result_file(job, f"errors-{path.stem}.xlsx")
         header_row = params.get("header_row")
-        summary = import_people_file(
+        summary = import_people(
             path,
             actor=job.owner,
             region_code=str(params.get("region_code") or ""),
