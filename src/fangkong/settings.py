@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "fangkong.geo",
     "fangkong.accounts",
     "fangkong.people",
+    "fangkong.supplies",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +155,10 @@ TASKS = {
 }
 # A running job that has not reported for this long is taken as lost with its worker.
 JOB_STALE_SECONDS = int(os.environ.get("FANGKONG_JOB_STALE_SECONDS") or 120)
+
+# Stock postings may be back-dated this far (hours), and only if no balance goes
+# negative afterwards (supplies.ledger).
+STOCK_BACKDATE_HOURS = int(os.environ.get("FANGKONG_STOCK_BACKDATE_HOURS") or 72)
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 NINJA_PAGINATION_PER_PAGE = 50

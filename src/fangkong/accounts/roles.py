@@ -40,6 +40,15 @@ class Perm:
     EDIT_PEOPLE = "people.edit_person"
     IMPORT_PEOPLE = "people.import_people"
     MANAGE_KEY_GROUPS = "people.manage_key_groups"
+    VIEW_STOCK = "supplies.view_stock"
+    POST_STOCK = "supplies.post_stock"
+    MANAGE_CATALOGUE = "supplies.manage_catalogue"
+    REQUEST_SUPPLIES = "supplies.request_supplies"
+    APPROVE_REQUESTS = "supplies.approve_requests"
+    RUN_DELIVERIES = "supplies.run_deliveries"
+    CONFIRM_DELIVERIES = "supplies.confirm_deliveries"
+    COUNT_STOCK = "supplies.count_stock"
+    MANAGE_DONATIONS = "supplies.manage_donations"
 
 
 PERMISSION_LABELS: dict[str, StrOrPromise] = {
@@ -56,11 +65,32 @@ PERMISSION_LABELS: dict[str, StrOrPromise] = {
     Perm.EDIT_PEOPLE: _("Register and edit people"),
     Perm.IMPORT_PEOPLE: _("Import people ledgers"),
     Perm.MANAGE_KEY_GROUPS: _("Configure key groups"),
+    Perm.VIEW_STOCK: _("View stock, documents and supply reports"),
+    Perm.POST_STOCK: _("Post receipts, issues, transfers and adjustments"),
+    Perm.MANAGE_CATALOGUE: _("Manage the item catalogue, lots and minimum levels"),
+    Perm.REQUEST_SUPPLIES: _("Request supplies"),
+    Perm.APPROVE_REQUESTS: _("Approve supply requests"),
+    Perm.RUN_DELIVERIES: _("Plan and dispatch delivery runs"),
+    Perm.CONFIRM_DELIVERIES: _("Confirm deliveries at a stop"),
+    Perm.COUNT_STOCK: _("Run stock-takes"),
+    Perm.MANAGE_DONATIONS: _("Record donations and print acknowledgements"),
 }
 
 _EVERYONE = frozenset({Perm.VIEW_REGIONS, Perm.VIEW_SITES})
 # Villages keep their own ledgers; townships and HQ keep theirs over the villages.
 _LEDGER = frozenset({Perm.VIEW_PEOPLE, Perm.EDIT_PEOPLE, Perm.IMPORT_PEOPLE})
+# Whoever keeps a store posts its movements: the depot, and a village at its own point
+# (flour per household). Requests go up, approvals come from the township or HQ.
+_DEPOT = frozenset(
+    {
+        Perm.VIEW_STOCK,
+        Perm.POST_STOCK,
+        Perm.RUN_DELIVERIES,
+        Perm.CONFIRM_DELIVERIES,
+        Perm.COUNT_STOCK,
+        Perm.MANAGE_DONATIONS,
+    }
+)
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.HQ_COMMANDER: _EVERYONE
@@ -74,18 +104,39 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         Perm.EXPORT,
         *_LEDGER,
         Perm.MANAGE_KEY_GROUPS,
+        *_DEPOT,
+        Perm.MANAGE_CATALOGUE,
+        Perm.REQUEST_SUPPLIES,
+        Perm.APPROVE_REQUESTS,
     },
     Role.TOWNSHIP_OFFICER: _EVERYONE
     | _LEDGER
-    | {Perm.MANAGE_SITES, Perm.REVEAL_IDENTITY, Perm.EXPORT, Perm.VIEW_AUDIT},
+    | _DEPOT
+    | {
+        Perm.MANAGE_SITES,
+        Perm.REVEAL_IDENTITY,
+        Perm.EXPORT,
+        Perm.VIEW_AUDIT,
+        Perm.REQUEST_SUPPLIES,
+        Perm.APPROVE_REQUESTS,
+    },
     # Cadres phone their villagers daily, so they may reveal (each reveal is logged),
     # but a whole-village export stays with the township.
-    Role.VILLAGE_CADRE: _EVERYONE | _LEDGER | {Perm.REVEAL_IDENTITY},
-    Role.WAREHOUSE_KEEPER: _EVERYONE,
+    Role.VILLAGE_CADRE: _EVERYONE
+    | _LEDGER
+    | {
+        Perm.REVEAL_IDENTITY,
+        Perm.VIEW_STOCK,
+        Perm.POST_STOCK,
+        Perm.REQUEST_SUPPLIES,
+        Perm.CONFIRM_DELIVERIES,
+    },
+    Role.WAREHOUSE_KEEPER: _EVERYONE | _DEPOT | {Perm.MANAGE_CATALOGUE, Perm.EXPORT},
     # Inspectors check ledgers on their visits (台账督导) but change nothing.
-    Role.INSPECTOR: _EVERYONE | {Perm.VIEW_PEOPLE},
-    Role.UNIT_ADMIN: _EVERYONE,
-    Role.AUDITOR: _EVERYONE | {Perm.VIEW_AUDIT, Perm.VIEW_ACCESS_LOG},
+    Role.INSPECTOR: _EVERYONE | {Perm.VIEW_PEOPLE, Perm.VIEW_STOCK},
+    # A unit (e.g. 安阳市社科联) records what it gives and prints the acknowledgement.
+    Role.UNIT_ADMIN: _EVERYONE | {Perm.VIEW_STOCK, Perm.MANAGE_DONATIONS},
+    Role.AUDITOR: _EVERYONE | {Perm.VIEW_AUDIT, Perm.VIEW_ACCESS_LOG, Perm.VIEW_STOCK},
 }
 
 

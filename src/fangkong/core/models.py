@@ -33,8 +33,11 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise PermissionError("append-only table")
 
 
+AppendOnlyManager = models.Manager.from_queryset(AppendOnlyQuerySet)
+
+
 class AppendOnlyModel(models.Model):
-    objects = AppendOnlyQuerySet.as_manager()
+    objects = AppendOnlyManager()
 
     class Meta:
         abstract = True

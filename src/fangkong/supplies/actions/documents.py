@@ -1,0 +1,472 @@
+"""Posting stock documents: receipts, issues, transfers, adjustments, and their reversal.
+
+Every function here is an action (DESIGN rule 2): permission-checked over the document's
+region, one transaction (retried on lock errors, see ``supplies.retry``), audited. Lock
+order inside the transaction: document sequence → request lines → balances.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fangkong.accounts.roles import Perm
+from fangkong.core import audit
+from fangkong.core.scoping import has_permission
+from fangkong.supplies import ledger
+from fangkong.supplies.models import (
+    DOCUMENT_PREFIX,
+    AdjustmentReason,
+    DocumentKind,
+    DocumentLine,
+    DocumentStatus,
+    Item,
+    Location,
+    Lot,
+    Pack,
+    ReceiptSource,
+    RecipientKind,
+    StockDocument,
+    SupplyRequestLine,
+)
+from fangkong.supplies.numbering import next_number
+from fangkong.supplies.quantities import MAX_QUANTITY
+from fangkong.supplies.retry import with_retry
+
+NOTE_MAX = 2000
+NAME_MAX = 120
+IDEMPOTENCY_KEY_MAX = 64
+
+# Reasons that take stock away, and the one that adds it; a count difference goes both ways.
+DECREASING_REASONS = {
+    AdjustmentReason.DAMAGED,
+    AdjustmentReason.EXPIRED,
+    AdjustmentReason.LOST,
+    AdjustmentReason.SHORTFALL,
+}
+INCREASING_REASONS = {AdjustmentReason.FOUND}
+
+
+@dataclass(frozen=True)
+class LineInput:
+    """One line as entered. ``quantity`` is in base units (already converted from packs);
+    on adjustments its sign is the direction."""
+
+    item: Item
+    lot: Lot
+    quantity: int
+    pack: Pack | None = None
+    pack_count: int | None = None
+    request_line: SupplyRequestLine | None = None
+    note: str = ""
+
+
+def document_region(kind: str, source: Location | None, destination: Location | None) -> str:
+    """The region a document belongs to: the receiving side of a receipt, else the source."""
+    owner = destination if kind == DocumentKind.RECEIPT else source
+    return owner.region_code if owner is not None else ""
+
+
+def _validate(
+    kind: str,
+    source: Location | None,
+    destination: Location | None,
+    lines: Sequence[LineInput],
+    reason: str,
+    receipt_source: str,
+    recipient_kind: str,
+) -> None:
+    errors: dict[str, list[str]] = {}
+    if kind not in (
+        DocumentKind.RECEIPT,
+        DocumentKind.ISSUE,
+        DocumentKind.TRANSFER,
+        DocumentKind.ADJUSTMENT,
+    ):
+        raise ValidationError({"kind": _("Unknown document kind.")})
+    if (
+        kind in (DocumentKind.ISSUE, DocumentKind.TRANSFER, DocumentKind.ADJUSTMENT)
+        and source is None
+    ):
+        errors.setdefault("source", []).append(_("Choose the location the goods leave."))
+    if kind in (DocumentKind.RECEIPT, DocumentKind.TRANSFER) and destination is None:
+        errors.setdefault("destination", []).append(
+            _("Choose the location that receives the goods.")
+        )
+    if kind == DocumentKind.TRANSFER and source is not None and source == destination:
+        errors.setdefault("destination", []).append(_("A transfer needs two different locations."))
+    if kind == DocumentKind.RECEIPT and receipt_source not in ReceiptSource.values:
+        errors.setdefault("receipt_source", []).append(_("Say how the goods were received."))
+    if kind == DocumentKind.ISSUE and recipient_kind and recipient_kind not in RecipientKind.values:
+        errors.setdefault("recipient_kind", []).append(_("Unknown recipient kind."))
+    if kind == DocumentKind.ADJUSTMENT and reason not in AdjustmentReason.values:
+        errors.setdefault("reason", []).append(_("An adjustment needs a reason."))
+    for location in (source, destination):
+        if location is not None and not location.active:
+            errors.setdefault("__all__", []).append(
+                _("%(location)s is closed for stock.") % {"location": location}
+            )
+    if not lines:
+        errors.setdefault("lines", []).append(_("Add at least one line."))
+    for index, line in enumerate(lines):
+        field = f"lines.{index}.quantity"
+        if line.lot.item_id != line.item.pk:
+            errors.setdefault(f"lines.{index}.lot", []).append(
+                _("The lot belongs to another item.")
+            )
+        if line.quantity == 0:
+            errors.setdefault(field, []).append(_("The quantity must not be zero."))
+        elif abs(line.quantity) > MAX_QUANTITY:
+            errors.setdefault(field, []).append(_("The quantity is too large."))
+        elif kind != DocumentKind.ADJUSTMENT and line.quantity < 0:
+            errors.setdefault(field, []).append(_("The quantity cannot be negative."))
+        elif kind == DocumentKind.ADJUSTMENT:
+            if reason in DECREASING_REASONS and line.quantity > 0:
+                errors.setdefault(field, []).append(_("This reason only takes stock away."))
+            if reason in INCREASING_REASONS and line.quantity < 0:
+                errors.setdefault(field, []).append(_("This reason only adds stock."))
+        if line.pack is not None and line.pack_count is not None:
+            if line.pack.item_id != line.item.pk:
+                errors.setdefault(f"lines.{index}.pack", []).append(
+                    _("The pack belongs to another item.")
+                )
+            elif abs(line.quantity) < line.pack.size * line.pack_count:
+                errors.setdefault(field, []).append(_("The quantity does not match the packs."))
+        if line.request_line is not None and kind not in (
+            DocumentKind.ISSUE,
+            DocumentKind.TRANSFER,
+        ):
+            errors.setdefault(f"lines.{index}.request_line", []).append(
+                _("Only issues and transfers fulfil requests.")
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+def _record_fulfilment(lines: Sequence[LineInput], sign: int) -> None:
+    """Add (or, on reversal, take back) what a document issued against request lines."""
+    from fangkong.supplies.actions.requests import refresh_request_status
+
+    by_line: dict[int, int] = {}
+    for line in lines:
+        if line.request_line is not None:
+            by_line[line.request_line.pk] = by_line.get(line.request_line.pk, 0) + abs(
+                line.quantity
+            )
+    if not by_line:
+        return
+    requests = set()
+    for request_line in (
+        SupplyRequestLine.objects.select_for_update()
+        .filter(pk__in=by_line)
+        .order_by("pk")
+        .select_related("item", "request")
+    ):
+        issued = request_line.issued + sign * by_line[request_line.pk]
+        if request_line.approved is None:
+            raise ValidationError(
+                _("Request %(number)s is not approved yet.")
+                % {"number": request_line.request.number}
+            )
+        if issued > request_line.approved:
+            raise ValidationError(
+                _(
+                    "%(item)s: %(approved)s %(unit)s approved for request %(number)s, "
+                    "%(issued)s %(unit)s already issued; at most %(left)s %(unit)s more."
+                )
+                % {
+                    "item": request_line.item,
+                    "approved": request_line.approved,
+                    "issued": request_line.issued,
+                    "left": request_line.approved - request_line.issued,
+                    "unit": request_line.item.base_unit,
+                    "number": request_line.request.number,
+                },
+                code="over_approved",
+            )
+        SupplyRequestLine.objects.filter(pk=request_line.pk).update(issued=max(issued, 0))
+        requests.add(request_line.request)
+    for request in requests:
+        refresh_request_status(request)
+
+
+def _existing_for_key(idempotency_key: str | None) -> StockDocument | None:
+    if not idempotency_key:
+        return None
+    return StockDocument.objects.filter(idempotency_key=idempotency_key).first()
+
+
+def post_stock_document(
+    *,
+    kind: str,
+    actor: Any,
+    lines: Sequence[LineInput],
+    source: Location | None = None,
+    destination: Location | None = None,
+    effective_at: dt.datetime | None = None,
+    idempotency_key: str | None = None,
+    receipt_source: str = "",
+    supplier: str = "",
+    donation: Any = None,
+    recipient_kind: str = "",
+    recipient_site: Any = None,
+    recipient_household: Any = None,
+    recipient_person: Any = None,
+    recipient_name: str = "",
+    reason: str = "",
+    note: str = "",
+    request: Any = None,
+    delivery_run: Any = None,
+    stock_count: Any = None,
+    permission: str = Perm.POST_STOCK,
+) -> StockDocument:
+    """Create and post one document. A repeated ``idempotency_key`` returns the first one.
+
+    Raises ValidationError (with field names) for bad input and ``ledger.InsufficientStock``
+    when stock is short; PermissionDenied when the actor may not post at that location.
+    """
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()[:IDEMPOTENCY_KEY_MAX] or None
+    existing = _existing_for_key(idempotency_key)
+    if existing is not None:
+        return existing
+    try:
+        return _post(
+            kind=kind,
+            actor=actor,
+            lines=lines,
+            source=source,
+            destination=destination,
+            effective_at=effective_at,
+            idempotency_key=idempotency_key,
+            receipt_source=receipt_source,
+            supplier=supplier,
+            donation=donation,
+            recipient_kind=recipient_kind,
+            recipient_site=recipient_site,
+            recipient_household=recipient_household,
+            recipient_person=recipient_person,
+            recipient_name=recipient_name,
+            reason=reason,
+            note=note,
+            request=request,
+            delivery_run=delivery_run,
+            stock_count=stock_count,
+            permission=permission,
+        )
+    except IntegrityError:
+        # Two submissions of one form raced: the loser returns the winner's document.
+        existing = _existing_for_key(idempotency_key)
+        if existing is None:
+            raise
+        return existing
+
+
+@with_retry
+def _post(
+    *,
+    kind: str,
+    actor: Any,
+    lines: Sequence[LineInput],
+    source: Location | None,
+    destination: Location | None,
+    effective_at: dt.datetime | None,
+    idempotency_key: str | None,
+    permission: str,
+    **fields: Any,
+) -> StockDocument:
+    _validate(
+        kind,
+        source,
+        destination,
+        lines,
+        fields["reason"],
+        fields["receipt_source"],
+        fields["recipient_kind"],
+    )
+    region_code = document_region(kind, source, destination)
+    # actor None is the system (demo, CLI run by the operator, jobs).
+    if actor is not None and not has_permission(actor, permission, region_code):
+        raise PermissionDenied
+    counterpart = ""
+    if kind == DocumentKind.TRANSFER and destination is not None:
+        counterpart = destination.region_code
+    elif kind == DocumentKind.ISSUE and fields.get("recipient_site") is not None:
+        counterpart = fields["recipient_site"].region_code
+    for name in ("supplier", "recipient_name"):
+        fields[name] = (fields[name] or "").strip()[:NAME_MAX]
+    fields["note"] = (fields["note"] or "").strip()[:NOTE_MAX]
+    when = effective_at or timezone.now()
+    with transaction.atomic():
+        document = StockDocument.objects.create(
+            number=next_number(DOCUMENT_PREFIX[DocumentKind(kind)]),
+            kind=kind,
+            region_code=region_code,
+            counterpart_region_code=counterpart,
+            source=source,
+            destination=destination,
+            effective_at=when,
+            idempotency_key=idempotency_key,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            **fields,
+        )
+        rows = DocumentLine.objects.bulk_create(
+            [
+                DocumentLine(
+                    document=document,
+                    item=line.item,
+                    lot=line.lot,
+                    quantity=line.quantity,
+                    pack=line.pack,
+                    pack_count=line.pack_count,
+                    request_line=line.request_line,
+                    note=line.note[:200],
+                )
+                for line in lines
+            ]
+        )
+        _record_fulfilment(lines, +1)
+        ledger.post_document(document, rows, actor=actor)
+        audit.record(
+            actor, f"supplies.post_{kind}", document, after=document_summary(document, lines)
+        )
+    return document
+
+
+def document_summary(document: StockDocument, lines: Sequence[LineInput]) -> dict[str, Any]:
+    return {
+        "number": document.number,
+        "kind": document.kind,
+        "source": document.source_id,
+        "destination": document.destination_id,
+        "effective_at": document.effective_at,
+        "reason": document.reason,
+        "lines": [
+            {"item": line.item.pk, "lot": line.lot.code, "quantity": line.quantity}
+            for line in lines
+        ],
+    }
+
+
+def reverse_document(
+    document: StockDocument,
+    *,
+    actor: Any,
+    note: str,
+    idempotency_key: str | None = None,
+) -> StockDocument:
+    """Post the exact opposite of ``document`` (冲销). The original stays, marked reversed.
+
+    A reversal cannot itself be reversed (post a new document instead), a document is
+    reversed at most once, and the reversal fails like any posting if the stock it takes
+    back has already gone.
+    """
+    existing = _existing_for_key(idempotency_key)
+    if existing is not None:
+        return existing
+    try:
+        return _reverse(document, actor=actor, note=note, idempotency_key=idempotency_key)
+    except IntegrityError:
+        existing = _existing_for_key(idempotency_key)
+        if existing is None:
+            raise ValidationError(
+                _("This document has already been reversed."), code="already_reversed"
+            ) from None
+        return existing
+
+
+@with_retry
+def _reverse(
+    document: StockDocument, *, actor: Any, note: str, idempotency_key: str | None
+) -> StockDocument:
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": _("Say why the document is reversed.")})
+    if actor is not None and not has_permission(actor, Perm.POST_STOCK, document.region_code):
+        raise PermissionDenied
+    with transaction.atomic():
+        # Lock the original first: two reversals of one document serialize here.
+        original = StockDocument.objects.select_for_update().get(pk=document.pk)
+        if original.kind == DocumentKind.REVERSAL:
+            raise ValidationError(
+                _("A reversal cannot be reversed; post a new document instead."),
+                code="reversal_of_reversal",
+            )
+        if original.status == DocumentStatus.REVERSED:
+            raise ValidationError(
+                _("This document has already been reversed."), code="already_reversed"
+            )
+        if original.status != DocumentStatus.POSTED:
+            raise ValidationError(_("Only a posted document can be reversed."), code="not_posted")
+        if original.delivery_run_id is not None:
+            raise ValidationError(
+                _("This document belongs to a delivery run; correct it from the run."),
+                code="run_document",
+            )
+        now = timezone.now()
+        reversal = StockDocument.objects.create(
+            number=next_number(DOCUMENT_PREFIX[DocumentKind.REVERSAL]),
+            kind=DocumentKind.REVERSAL,
+            region_code=original.region_code,
+            counterpart_region_code=original.counterpart_region_code,
+            source=original.source,
+            destination=original.destination,
+            effective_at=now,
+            reversal_of=original,
+            idempotency_key=idempotency_key,
+            note=note[:NOTE_MAX],
+            request=original.request,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        original_lines = list(original.lines.select_related("item", "lot", "request_line"))
+        DocumentLine.objects.bulk_create(
+            [
+                DocumentLine(
+                    document=reversal,
+                    item=line.item,
+                    lot=line.lot,
+                    quantity=-line.quantity,
+                    pack=line.pack,
+                    pack_count=line.pack_count,
+                    note=line.note,
+                )
+                for line in original_lines
+            ]
+        )
+        _record_fulfilment(
+            [
+                LineInput(
+                    item=line.item,
+                    lot=line.lot,
+                    quantity=line.quantity,
+                    request_line=line.request_line,
+                )
+                for line in original_lines
+            ],
+            -1,
+        )
+        ledger.apply_postings(
+            reversal, ledger.reverse_postings(original), effective_at=now, backdated=False
+        )
+        StockDocument.objects.filter(pk=reversal.pk).update(
+            status=DocumentStatus.POSTED,
+            posted_at=now,
+            posted_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        StockDocument.objects.filter(pk=original.pk).update(status=DocumentStatus.REVERSED)
+        reversal.status = DocumentStatus.POSTED
+        audit.record(
+            actor,
+            "supplies.reverse_document",
+            original,
+            before={"status": DocumentStatus.POSTED},
+            after={"status": DocumentStatus.REVERSED, "reversal": reversal.number, "note": note},
+        )
+    return reversal

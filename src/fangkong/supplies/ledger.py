@@ -1,0 +1,377 @@
+"""The stock ledger (库存台账): the only code that writes Movement and Balance rows.
+
+``post_document`` turns a document's lines into signed movements and applies them:
+
+- one transaction (the caller's action, wrapped in ``retry.with_retry``);
+- balance rows are touched in one fixed order, (location, item, lot) ascending, so two
+  writers never wait on each other in a cycle;
+- a receipt into a key that has no balance row yet inserts it with ON CONFLICT, so the
+  first posting for a new key is race-free;
+- a decrease is one ``UPDATE ... WHERE quantity >= n RETURNING``: the check and the write
+  are one statement and the row lock is held from there to commit. When no row comes
+  back, ``InsufficientStock`` names the item, the location and what is short. The
+  ``balance_not_negative`` constraint backs this up in the database;
+- a back-dated posting (inside ``settings.STOCK_BACKDATE_HOURS``) is refused if any
+  balance would have been negative at any time since, and it corrects the daily
+  snapshots of the days after it.
+
+On SQLite the transaction is IMMEDIATE (the database's write lock is taken at BEGIN),
+which serializes writers; on PostgreSQL the UPDATEs take row locks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fangkong.supplies.models import (
+    Balance,
+    DocumentKind,
+    DocumentLine,
+    DocumentStatus,
+    Item,
+    Location,
+    Lot,
+    LotStatus,
+    Movement,
+    StockDocument,
+    StockSnapshot,
+)
+
+_BALANCE = Balance._meta.db_table
+_MOVEMENT = Movement._meta.db_table
+
+# Table names come from model meta, never from input.
+_RECEIVE_SQL = (
+    f"INSERT INTO {_BALANCE} (location_id, item_id, lot_id, quantity, region_code, "  # noqa: S608
+    "updated_at) VALUES (%s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (location_id, item_id, lot_id) DO UPDATE SET "
+    f"quantity = {_BALANCE}.quantity + excluded.quantity, updated_at = excluded.updated_at"
+)
+_TAKE_SQL = (
+    f"UPDATE {_BALANCE} SET quantity = quantity - %s, updated_at = %s "  # noqa: S608
+    "WHERE location_id = %s AND item_id = %s AND lot_id = %s "
+    "AND quantity >= %s RETURNING quantity"
+)
+_MOVEMENT_SQL = (
+    f"INSERT INTO {_MOVEMENT} (document_id, location_id, item_id, lot_id, "  # noqa: S608
+    "quantity, effective_at, recorded_at, region_code) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+# A posting dated a few minutes back is "now" (clocks on phones drift).
+_NOW_TOLERANCE = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True, order=True)
+class Posting:
+    """A signed quantity for one balance key. Sorting gives the lock order."""
+
+    location_id: int
+    item_id: int
+    lot_id: int
+    quantity: int
+
+
+class InsufficientStock(ValidationError):
+    """Not enough on hand. The message names the item, the location and the shortfall."""
+
+    def __init__(
+        self, *, item: Item, lot: Lot, location: Location, on_hand: int, needed: int
+    ) -> None:
+        lot_text = f" {_('lot')} {lot.code}" if lot.code else ""
+        message = _(
+            "Not enough %(item)s%(lot)s at %(location)s: %(on_hand)s %(unit)s on hand, "
+            "%(needed)s %(unit)s needed, %(short)s %(unit)s short."
+        ) % {
+            "item": item,
+            "lot": lot_text,
+            "location": location,
+            "on_hand": on_hand,
+            "needed": needed,
+            "short": needed - on_hand,
+            "unit": item.base_unit,
+        }
+        super().__init__(message, code="insufficient_stock")
+        self.item = item
+        self.lot = lot
+        self.location = location
+        self.on_hand = on_hand
+        self.needed = needed
+
+
+class NegativeHistory(ValidationError):
+    """A back-dated decrease that would have made a balance negative at some later time."""
+
+
+def postings_for(document: StockDocument, lines: Sequence[DocumentLine]) -> list[Posting]:
+    """The signed movements a document's lines make, merged per key and sorted."""
+    totals: dict[tuple[int, int, int], int] = defaultdict(int)
+    kind = document.kind
+    for line in lines:
+        quantity = line.quantity
+        if kind == DocumentKind.RECEIPT:
+            assert document.destination_id is not None
+            totals[(document.destination_id, line.item_id, line.lot_id)] += quantity
+        elif kind == DocumentKind.ISSUE:
+            assert document.source_id is not None
+            totals[(document.source_id, line.item_id, line.lot_id)] -= quantity
+        elif kind == DocumentKind.TRANSFER:
+            assert document.source_id is not None and document.destination_id is not None
+            totals[(document.source_id, line.item_id, line.lot_id)] -= quantity
+            totals[(document.destination_id, line.item_id, line.lot_id)] += quantity
+        elif kind == DocumentKind.ADJUSTMENT:
+            assert document.source_id is not None
+            totals[(document.source_id, line.item_id, line.lot_id)] += quantity
+        else:
+            raise ValueError(f"post reversals with reverse_postings, not {kind}")
+    return sorted(Posting(*key, quantity) for key, quantity in totals.items() if quantity != 0)
+
+
+def reverse_postings(original: StockDocument) -> list[Posting]:
+    """The exact opposite of what ``original`` posted, read from its movements."""
+    totals: dict[tuple[int, int, int], int] = defaultdict(int)
+    for location_id, item_id, lot_id, quantity in original.movements.values_list(
+        "location_id", "item_id", "lot_id", "quantity"
+    ):
+        totals[(location_id, item_id, lot_id)] -= quantity
+    return sorted(Posting(*key, quantity) for key, quantity in totals.items() if quantity != 0)
+
+
+def check_effective_time(effective_at: dt.datetime, now: dt.datetime | None = None) -> bool:
+    """Validate the time a document takes effect; True when it is back-dated."""
+    now = now or timezone.now()
+    if effective_at > now + _NOW_TOLERANCE:
+        raise ValidationError(
+            {"effective_at": _("A stock document cannot take effect in the future.")}
+        )
+    window = dt.timedelta(hours=settings.STOCK_BACKDATE_HOURS)
+    if effective_at < now - window:
+        raise ValidationError(
+            {
+                "effective_at": _(
+                    "Documents may be back-dated by at most %(hours)s hours; "
+                    "post a correction with today's date instead."
+                )
+                % {"hours": settings.STOCK_BACKDATE_HOURS}
+            }
+        )
+    return effective_at < now - _NOW_TOLERANCE
+
+
+def check_lots_for(kind: str, lots: Iterable[Lot], today: dt.date | None = None) -> None:
+    """Issues and transfers take only usable, unexpired lots; receipts refuse bad lots.
+
+    Adjustments and reversals may touch any lot: writing off a recalled lot must work.
+    """
+    if kind in (DocumentKind.ADJUSTMENT, DocumentKind.REVERSAL):
+        return
+    today = today or timezone.localdate()
+    for lot in lots:
+        expired = lot.status == LotStatus.EXPIRED or (
+            lot.expiry_date is not None and lot.expiry_date < today
+        )
+        if expired:
+            raise ValidationError(
+                _("Lot %(lot)s of %(item)s expired on %(date)s and cannot be moved.")
+                % {"lot": lot.code, "item": lot.item, "date": lot.expiry_date or "-"},
+                code="lot_expired",
+            )
+        if lot.status in (LotStatus.RECALLED, LotStatus.ON_HOLD):
+            raise ValidationError(
+                _("Lot %(lot)s of %(item)s is %(status)s and cannot be moved.")
+                % {"lot": lot.code, "item": lot.item, "status": lot.get_status_display()},
+                code="lot_blocked",
+            )
+
+
+def apply_postings(
+    document: StockDocument,
+    postings: Sequence[Posting],
+    *,
+    effective_at: dt.datetime,
+    backdated: bool,
+) -> None:
+    """Write movements and update balances for ``postings``. Call inside a transaction."""
+    if not postings:
+        return
+    ordered = sorted(postings)
+    region_of = _region_codes({p.location_id for p in ordered})
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for posting in ordered:
+            region_code = region_of[posting.location_id]
+            if posting.quantity > 0:
+                cursor.execute(
+                    _RECEIVE_SQL,
+                    [
+                        posting.location_id,
+                        posting.item_id,
+                        posting.lot_id,
+                        posting.quantity,
+                        region_code,
+                        now,
+                    ],
+                )
+            else:
+                needed = -posting.quantity
+                cursor.execute(
+                    _TAKE_SQL,
+                    [needed, now, posting.location_id, posting.item_id, posting.lot_id, needed],
+                )
+                if cursor.fetchone() is None:
+                    _raise_insufficient(posting)
+            if backdated:
+                _check_history(cursor, posting, effective_at)
+        cursor.executemany(
+            _MOVEMENT_SQL,
+            [
+                (
+                    document.pk,
+                    p.location_id,
+                    p.item_id,
+                    p.lot_id,
+                    p.quantity,
+                    effective_at,
+                    now,
+                    region_of[p.location_id],
+                )
+                for p in ordered
+            ],
+        )
+        if backdated:
+            _correct_snapshots(cursor, ordered, effective_at, region_of)
+
+
+def post_document(
+    document: StockDocument, lines: Sequence[DocumentLine] | None = None, *, actor: object
+) -> list[Posting]:
+    """Post a draft document: movements, balances, status. Call inside a transaction.
+
+    The caller (an action) has checked permissions and validated the lines, and writes
+    the audit entry.
+    """
+    if document.status != DocumentStatus.DRAFT:
+        raise ValidationError(_("Only a draft document can be posted."), code="not_draft")
+    if lines is None:
+        lines = list(document.lines.select_related("lot__item"))
+    backdated = check_effective_time(document.effective_at)
+    check_lots_for(document.kind, {line.lot for line in lines})
+    postings = postings_for(document, lines)
+    apply_postings(document, postings, effective_at=document.effective_at, backdated=backdated)
+    document.status = DocumentStatus.POSTED
+    document.posted_at = timezone.now()
+    document.posted_by = actor if getattr(actor, "is_authenticated", False) else None  # type: ignore[assignment]
+    StockDocument.objects.filter(pk=document.pk).update(
+        status=document.status, posted_at=document.posted_at, posted_by=document.posted_by
+    )
+    return postings
+
+
+def _region_codes(location_ids: set[int]) -> dict[int, str]:
+    return dict(Location.objects.filter(pk__in=location_ids).values_list("pk", "region_code"))
+
+
+def _raise_insufficient(posting: Posting) -> None:
+    on_hand = (
+        Balance.objects.filter(
+            location_id=posting.location_id, item_id=posting.item_id, lot_id=posting.lot_id
+        )
+        .values_list("quantity", flat=True)
+        .first()
+    ) or 0
+    raise InsufficientStock(
+        item=Item.objects.get(pk=posting.item_id),
+        lot=Lot.objects.get(pk=posting.lot_id),
+        location=Location.objects.get(pk=posting.location_id),
+        on_hand=on_hand,
+        needed=-posting.quantity,
+    )
+
+
+def _check_history(cursor: object, posting: Posting, effective_at: dt.datetime) -> None:
+    """A back-dated decrease must leave every later balance of its key at zero or more.
+
+    The balance just after each later movement is the current balance minus the
+    movements after it; walking them newest first finds the lowest point. The window is
+    bounded by STOCK_BACKDATE_HOURS, so this reads a few rows of one key.
+    """
+    if posting.quantity > 0:
+        return
+    current = (
+        Balance.objects.filter(
+            location_id=posting.location_id, item_id=posting.item_id, lot_id=posting.lot_id
+        )
+        .values_list("quantity", flat=True)
+        .first()
+    ) or 0
+    later = Movement.objects.filter(
+        location_id=posting.location_id,
+        item_id=posting.item_id,
+        lot_id=posting.lot_id,
+        effective_at__gt=effective_at,
+    ).order_by("-effective_at", "-id")
+    # ``current`` already includes this posting; undo the later movements one by one.
+    running = current
+    lowest = running
+    for quantity in later.values_list("quantity", flat=True).iterator():
+        running -= quantity
+        lowest = min(lowest, running)
+    if lowest < 0:
+        item = Item.objects.get(pk=posting.item_id)
+        raise NegativeHistory(
+            _(
+                "Back-dated to %(time)s, this would leave %(item)s at %(location)s "
+                "below zero for a while afterwards (%(short)s %(unit)s short)."
+            )
+            % {
+                "time": timezone.localtime(effective_at).strftime("%Y-%m-%d %H:%M"),
+                "item": item,
+                "location": Location.objects.get(pk=posting.location_id),
+                "short": -lowest,
+                "unit": item.base_unit,
+            },
+            code="negative_history",
+        )
+
+
+def _correct_snapshots(
+    cursor: object,
+    postings: Sequence[Posting],
+    effective_at: dt.datetime,
+    region_of: dict[int, str],
+) -> None:
+    """Add a back-dated posting to the closing snapshots of its day and every day after."""
+    first_day = timezone.localdate(effective_at)
+    days = list(
+        StockSnapshot.objects.filter(day__gte=first_day)
+        .values_list("day", flat=True)
+        .distinct()
+        .order_by("day")
+    )
+    for day in days:
+        for posting in postings:
+            updated = StockSnapshot.objects.filter(
+                day=day,
+                location_id=posting.location_id,
+                item_id=posting.item_id,
+                lot_id=posting.lot_id,
+            ).update(quantity=F("quantity") + posting.quantity)
+            if not updated:
+                StockSnapshot.objects.create(
+                    day=day,
+                    location_id=posting.location_id,
+                    item_id=posting.item_id,
+                    lot_id=posting.lot_id,
+                    quantity=posting.quantity,
+                    region_code=region_of[posting.location_id],
+                )
