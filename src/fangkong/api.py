@@ -125,12 +125,14 @@ def _mount_routers() -> None:
     from fangkong.geo.api import router as geo_router
     from fangkong.people.api import router as people_router
     from fangkong.people.import_api import router as people_import_router
+    from fangkong.supplies.api import router as supplies_router
 
     api.add_router("/", core_router)
     api.add_router("/geo", geo_router)
     api.add_router("/accounts", accounts_router)
     api.add_router("/people", people_router)
     api.add_router("/people/import", people_import_router)
+    api.add_router("/supplies", supplies_router)
 
 
 _mount_routers()
