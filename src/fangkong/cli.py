@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "restore": "restore the database from FILE",
     "check": "check the installation",
     "import": "import a ledger: import people FILE [--region CODE] [--dry-run] [--errors OUT.xlsx]",
+    "stock": "stock ledger: stock verify | receive FILE | issue FILE --location SITE | snapshot",
 }
 
 

@@ -25,6 +25,7 @@ DONGZHENGSI = "410522116220"
 ZUNGUITUN = "410522116216"
 BOTAI = "410522116219"
 FUDAO = "410523106"
+FUDAO_ERJIE = "410523106201"
 ANYANG_CITY = "4105"
 ANYANG_COUNTY = "410522"
 TANGYIN_COUNTY = "410523"
@@ -48,6 +49,7 @@ LOGINS = [
     DemoLogin("fudao", Role.TOWNSHIP_OFFICER, FUDAO, "伏道镇干部"),
     DemoLogin("jiangtaitun", Role.VILLAGE_CADRE, JIANGTAITUN, "蒋台屯村下沉干部", True),
     DemoLogin("dongzhengsi", Role.VILLAGE_CADRE, DONGZHENGSI, "东正寺村村干部"),
+    DemoLogin("erjie", Role.VILLAGE_CADRE, FUDAO_ERJIE, "伏道二街村村干部"),
     DemoLogin("depot", Role.WAREHOUSE_KEEPER, FUDAO, "伏道镇物资库仓管员", True),
     DemoLogin("inspector", Role.INSPECTOR, GAOZHUANG, "高庄镇督导", True),
     DemoLogin("unitadmin", Role.UNIT_ADMIN, ANYANG_CITY, "安阳市社科联单位管理员", True),
@@ -149,7 +151,19 @@ def make_people(ctx: DemoContext) -> None:
     populate(ctx)
 
 
-STEPS: list[Callable[[DemoContext], None]] = [load_regions, make_sites, make_users, make_people]
+def make_supplies(ctx: DemoContext) -> None:
+    from fangkong.supplies.demo import populate
+
+    populate(ctx)
+
+
+STEPS: list[Callable[[DemoContext], None]] = [
+    load_regions,
+    make_sites,
+    make_users,
+    make_people,
+    make_supplies,
+]
 
 
 def build_demo(say: Callable[[str], None] = print, seed: int = 20220121) -> DemoContext:

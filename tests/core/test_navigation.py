@@ -24,7 +24,7 @@ def test_village_cadre_menu(regions, make_user, client_for) -> None:
 
     client = client_for(make_user(role=Role.VILLAGE_CADRE, region=JIANGTAITUN))
     with translation.override("en"):
-        assert _menu(client) == {"Home", "Regions", "Sites", "People", "Import", "Jobs"}
+        assert _menu(client) == {"Home", "Regions", "Sites", "People", "Import", "Supplies", "Jobs"}
 
 
 def test_hq_menu(regions, make_user, client_for) -> None:
@@ -38,6 +38,7 @@ def test_hq_menu(regions, make_user, client_for) -> None:
             "Sites",
             "People",
             "Import",
+            "Supplies",
             "Users",
             "Audit log",
             "Access log",
@@ -50,7 +51,15 @@ def test_auditor_menu(regions, make_user, client_for) -> None:
 
     client = client_for(make_user(role=Role.AUDITOR, region=ANYANG_COUNTY))
     with translation.override("en"):
-        assert _menu(client) == {"Home", "Regions", "Sites", "Audit log", "Access log", "Jobs"}
+        assert _menu(client) == {
+            "Home",
+            "Regions",
+            "Sites",
+            "Supplies",
+            "Audit log",
+            "Access log",
+            "Jobs",
+        }
 
 
 def test_anonymous_has_no_menu(client_for) -> None:

@@ -51,7 +51,7 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
     return before != after
 
 
-def record(
+def build_entry(
     actor: Any,
     action: str,
     obj: models.Model | None = None,
@@ -62,7 +62,7 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Write one audit entry. ``action`` is "<app>.<verb>" such as "geo.create_site"."""
+    """An unsaved audit entry (``record`` saves one; ``record_many`` inserts many at once)."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id if object_id is not None else str(obj.pk)
@@ -70,7 +70,7 @@ def record(
             scope_field = getattr(obj, "SCOPE_FIELD", "region_code")
             region_code = getattr(obj, scope_field, "") or ""
     actor_user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEntry.objects.create(
+    return AuditEntry(
         actor=actor_user,
         actor_name=(getattr(actor_user, "username", "") if actor_user else "system"),
         action=action,
@@ -83,6 +83,43 @@ def record(
         request_id=context_vars.request_id.get(),
         source=context_vars.source.get(),
     )
+
+
+def record(
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    *,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    region_code: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Write one audit entry. ``action`` is "<app>.<verb>" such as "geo.create_site"."""
+    entry = build_entry(
+        actor,
+        action,
+        obj,
+        object_type=object_type,
+        object_id=object_id,
+        region_code=region_code,
+        before=before,
+        after=after,
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def record_many(
+    actor: Any, action: str, objs: Iterable[models.Model], *, with_after: bool = True
+) -> list[AuditEntry]:
+    """One entry per object (its snapshot as "after"), inserted in bulk: a bulk action
+    over thousands of records costs a few queries, not one per record."""
+    entries = [
+        build_entry(actor, action, obj, after=snapshot(obj) if with_after else None) for obj in objs
+    ]
+    return AuditEntry.objects.bulk_create(entries, batch_size=1000)
 
 
 def log_access(

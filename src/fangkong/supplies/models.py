@@ -218,16 +218,18 @@ class StockDocument(ScopedModel):
     """
 
     number = models.CharField(_("number"), max_length=32, unique=True)
-    kind = models.CharField(_("kind"), max_length=16, choices=DocumentKind.choices, db_index=True)
+    # Filtered through stockdoc_scope_idx (region, kind, time); no index of its own.
+    region_code = models.CharField(_("region code"), max_length=15)
+    kind = models.CharField(_("kind"), max_length=16, choices=DocumentKind.choices)
     status = models.CharField(
         _("status"), max_length=16, choices=DocumentStatus.choices, default=DocumentStatus.DRAFT
     )
-    counterpart_region_code = models.CharField(max_length=15, blank=True, db_index=True)
+    counterpart_region_code = models.CharField(max_length=15, blank=True)
     source = models.ForeignKey(
-        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Location, null=True, blank=True, on_delete=models.PROTECT, db_index=False, related_name="+"
     )
     destination = models.ForeignKey(
-        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Location, null=True, blank=True, on_delete=models.PROTECT, db_index=False, related_name="+"
     )
     # When the goods moved; may be earlier than posting inside the back-dating window.
     effective_at = models.DateTimeField(_("effective time"), db_index=True)
@@ -237,19 +239,39 @@ class StockDocument(ScopedModel):
     )
     supplier = models.CharField(_("supplier or sender"), max_length=120, blank=True)
     donation = models.ForeignKey(
-        "Donation", null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
+        "Donation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="documents",
     )
     recipient_kind = models.CharField(
         _("recipient kind"), max_length=16, choices=RecipientKind.choices, blank=True
     )
     recipient_site = models.ForeignKey(
-        "geo.Site", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "geo.Site",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
     )
     recipient_household = models.ForeignKey(
-        "people.Household", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "people.Household",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        related_name="+",
     )
     recipient_person = models.ForeignKey(
-        "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "people.Person",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        related_name="+",
     )
     # What the recipient was called when issued: survives a merge or a deleted household.
     recipient_name = models.CharField(_("recipient"), max_length=120, blank=True)
@@ -258,13 +280,28 @@ class StockDocument(ScopedModel):
     )
     note = models.TextField(_("note"), blank=True)
     request = models.ForeignKey(
-        "SupplyRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="issues"
+        "SupplyRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="issues",
     )
     delivery_run = models.ForeignKey(
-        "DeliveryRun", null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
+        "DeliveryRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="documents",
     )
     stock_count = models.ForeignKey(
-        "StockCount", null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
+        "StockCount",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="documents",
     )
     reversal_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
@@ -272,10 +309,20 @@ class StockDocument(ScopedModel):
     # A double-submitted form carries the same key and posts once.
     idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        related_name="+",
     )
     posted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        related_name="+",
     )
 
     # The recipient's name is shown (it is on the handover sheet); a person's ID and
@@ -286,8 +333,28 @@ class StockDocument(ScopedModel):
         verbose_name = _("stock document")
         verbose_name_plural = _("stock documents")
         ordering = ["-effective_at", "-id"]
+        # Every index costs each posting a write; the optional links are mostly empty, so
+        # their indexes are partial (bench/README.md, postings per second).
         indexes = [
-            models.Index(fields=["region_code", "kind", "effective_at"], name="stockdoc_scope_idx")
+            models.Index(fields=["region_code", "kind", "effective_at"], name="stockdoc_scope_idx"),
+            *(
+                models.Index(
+                    fields=[name],
+                    condition=~Q(**{name: ""})
+                    if name == "counterpart_region_code"
+                    else Q(**{f"{name}__isnull": False}),
+                    name=f"stockdoc_{name[:14]}_idx",
+                )
+                for name in (
+                    "counterpart_region_code",
+                    "source",
+                    "destination",
+                    "donation",
+                    "request",
+                    "delivery_run",
+                    "stock_count",
+                )
+            ),
         ]
 
     def __str__(self) -> str:
@@ -303,7 +370,7 @@ class DocumentLine(models.Model):
 
     document = models.ForeignKey(StockDocument, on_delete=models.CASCADE, related_name="lines")
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
-    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, db_index=False, related_name="+")
     quantity = models.BigIntegerField(_("quantity"))
     pack = models.ForeignKey(
         Pack, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -314,6 +381,7 @@ class DocumentLine(models.Model):
         null=True,
         blank=True,
         on_delete=models.PROTECT,
+        db_index=False,
         related_name="issue_lines",
     )
     note = models.CharField(_("note"), max_length=200, blank=True)
@@ -324,6 +392,13 @@ class DocumentLine(models.Model):
         ordering = ["document", "id"]
         constraints = [
             models.CheckConstraint(condition=~Q(quantity=0), name="document_line_nonzero")
+        ]
+        indexes = [
+            models.Index(
+                fields=["request_line"],
+                condition=Q(request_line__isnull=False),
+                name="docline_request_line_idx",
+            )
         ]
 
     def __str__(self) -> str:
@@ -351,9 +426,12 @@ class Movement(AppendOnlyModel):
 
     id = models.BigAutoField(primary_key=True)
     document = models.ForeignKey(StockDocument, on_delete=models.PROTECT, related_name="movements")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
-    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="+")
+    # Found through movement_key_idx (location, item, lot, time): no single-column indexes.
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, db_index=False, related_name="+"
+    )
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, db_index=False, related_name="+")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, db_index=False, related_name="+")
     quantity = models.BigIntegerField(_("quantity"))
     effective_at = models.DateTimeField(_("effective time"))
     recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
@@ -379,9 +457,12 @@ class Balance(models.Model):
     """Quantity on hand (库存) per location, item and lot; never negative."""
 
     id = models.BigAutoField(primary_key=True)
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="balances")
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
-    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="+")
+    # The unique key (location, item, lot) and balance_item_idx serve every lookup.
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, db_index=False, related_name="balances"
+    )
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, db_index=False, related_name="+")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, db_index=False, related_name="+")
     quantity = models.BigIntegerField(_("quantity"), default=0)
     region_code = models.CharField(_("region code"), max_length=15, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

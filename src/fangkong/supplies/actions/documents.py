@@ -305,7 +305,7 @@ def _post(
     fields["note"] = (fields["note"] or "").strip()[:NOTE_MAX]
     when = effective_at or timezone.now()
     with transaction.atomic():
-        document = StockDocument.objects.create(
+        document = StockDocument(
             number=next_number(DOCUMENT_PREFIX[DocumentKind(kind)]),
             kind=kind,
             region_code=region_code,
@@ -317,23 +317,28 @@ def _post(
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
             **fields,
         )
-        rows = DocumentLine.objects.bulk_create(
-            [
-                DocumentLine(
-                    document=document,
-                    item=line.item,
-                    lot=line.lot,
-                    quantity=line.quantity,
-                    pack=line.pack,
-                    pack_count=line.pack_count,
-                    request_line=line.request_line,
-                    note=line.note[:200],
-                )
-                for line in lines
-            ]
-        )
+        if fields.get("stock_count") is not None:
+            # A closed or cancelled stock-take takes no more postings (lock order: number,
+            # then the count row).
+            from fangkong.supplies.actions.counts import ensure_count_open
+
+            ensure_count_open(fields["stock_count"])
+        rows = [
+            DocumentLine(
+                item=line.item,
+                lot=line.lot,
+                quantity=line.quantity,
+                pack=line.pack,
+                pack_count=line.pack_count,
+                request_line=line.request_line,
+                note=line.note[:200],
+            )
+            for line in lines
+        ]
         _record_fulfilment(lines, +1)
-        ledger.post_document(document, rows, actor=actor)
+        # Inserted already posted, with its lines and movements: the ledger's fast path
+        # (no draft insert then status update, no ORM query compilation per posting).
+        ledger.create_posted_document(document, rows, actor=actor)
         audit.record(
             actor, f"supplies.post_{kind}", document, after=document_summary(document, lines)
         )
@@ -470,3 +475,93 @@ def _reverse(
             after={"status": DocumentStatus.REVERSED, "reversal": reversal.number, "note": note},
         )
     return reversal
+
+
+# ---------------------------------------------------------------- entry → LineInput
+
+# DocumentLine.pack_count is a 32-bit column on PostgreSQL.
+MAX_PACK_COUNT = 2**31 - 1
+
+
+def _entry_number(value: object, field: str) -> int:
+    from fangkong.supplies.quantities import parse_quantity
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0
+    return parse_quantity(value, field=field, allow_zero=True)
+
+
+def line_from_entry(
+    *,
+    kind: str,
+    item: Item,
+    pack: Pack | None = None,
+    pack_count: object = None,
+    units: object = None,
+    lot_code: str = "",
+    expiry_date: dt.date | None = None,
+    reason: str = "",
+    note: str = "",
+    prefix: str = "",
+) -> LineInput:
+    """One line as a person types it (pages and API share this), checked and converted.
+
+    Packs × size plus loose units, exactly. A pack chosen with only a units quantity
+    means "record it in packs": the units must then be a whole number of packs, else
+    the user is told to enter units without a pack. Receipts name (and create) a lot;
+    the other kinds take a lot that exists. An adjustment's sign follows its reason.
+    Errors name ``<prefix><field>``.
+    """
+    from fangkong.supplies.keys import default_lot, lot_for
+    from fangkong.supplies.quantities import packs_exactly, to_base_units
+
+    def error(field: str, message: str) -> ValidationError:
+        return ValidationError({f"{prefix}{field}": [message]})
+
+    if pack is not None and pack.item_id != item.pk:
+        raise error("pack", _("The pack belongs to another item."))
+    count = _entry_number(pack_count, f"{prefix}pack_count")
+    loose = _entry_number(units, f"{prefix}units")
+    if count > MAX_PACK_COUNT:
+        raise error("pack_count", _("The pack count is too large."))
+    if count and pack is None:
+        raise error("pack", _("Choose the pack the count is in."))
+    if pack is not None and not count and loose:
+        count = packs_exactly(loose, pack.size, field=f"{prefix}units")
+        loose = 0
+    quantity = to_base_units(
+        packs=count,
+        pack_size=pack.size if pack is not None else None,
+        units=loose,
+        field=f"{prefix}units" if not count else f"{prefix}pack_count",
+    )
+    code = (lot_code or "").strip().upper()
+    if kind == DocumentKind.RECEIPT:
+        try:
+            lot = lot_for(item, code, expiry_date)
+        except ValidationError as exc:
+            # lot_for names its own fields ("lot", "expiry_date"): put them on this line.
+            if not hasattr(exc, "error_dict"):
+                raise
+            raise ValidationError(
+                {f"{prefix}{name}": errors for name, errors in exc.error_dict.items()}
+            ) from None
+    elif code:
+        found = Lot.objects.filter(item=item, code=code).first()
+        if found is None:
+            raise error("lot", _("%(item)s has no lot %(lot)s.") % {"item": item, "lot": code})
+        lot = found
+    elif item.tracks_lots:
+        raise error("lot", _("%(item)s is tracked by lot: enter the lot number.") % {"item": item})
+    else:
+        lot = default_lot(item)
+    if kind == DocumentKind.ADJUSTMENT and reason in DECREASING_REASONS:
+        quantity = -quantity
+    return LineInput(
+        item=item,
+        lot=lot,
+        quantity=quantity,
+        pack=pack if count else None,
+        pack_count=count or None,
+        note=(note or "").strip()[:200],
+    )

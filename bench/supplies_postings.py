@@ -1,0 +1,327 @@
+"""supplies postings: documents posted per second, one writer and 16 concurrent writers.
+
+A "posting" is one stock document with one line, posted through
+``supplies.actions.documents.post_stock_document`` in its own transaction (the action's
+own): receipts into the 伏道镇 depot, issues from it and transfers to village points, in
+turn, over a catalogue of 60 items (one in five tracked by lot). Every check runs: lot
+status, back-dating window, the one-statement decrease, the audit entry.
+
+The floor in the same run is a bare insert of the same ledger rows: one INSERT into
+``supplies_movement`` per transaction, no checks, no document, no balance. Both run in
+processes forked from one set-up process (separate connections); the 16-writer case
+starts its writers together and counts wall time from the first start to the last end.
+
+    .venv/bin/python bench/supplies_postings.py [--postings N] [--writers N]
+        [--backend sqlite|postgresql] [--profile]
+
+Targets (issue 4): at least 1,000 postings/s for one writer on SQLite, within 3x of the
+floor. PostgreSQL is 127.0.0.1:5432 user postgres (FANGKONG_BENCH_PG_URL overrides); the
+database fangkong_bench_postings is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get(
+    "FANGKONG_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/fangkong_bench_postings"
+)
+TARGET_RATE = 1000
+TARGET_RATIO = 3.0
+ITEMS = 60
+VILLAGES = 4
+
+
+def setup_django(backend: str, workdir: str) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "fangkong.settings"
+    os.environ["FANGKONG_DATA_DIR"] = workdir
+    os.environ["FANGKONG_LOG_LEVEL"] = "WARNING"
+    for key in [k for k in os.environ if k.startswith("FANGKONG_TEST")]:
+        del os.environ[key]
+    if backend == "postgresql":
+        from common import pg_admin  # bench/common.py
+
+        pg_admin(PG_URL, "DROP DATABASE IF EXISTS {db} WITH (FORCE)", "CREATE DATABASE {db}")
+        os.environ["FANGKONG_DATABASE_URL"] = PG_URL
+    else:
+        os.environ["FANGKONG_DATABASE_URL"] = f"sqlite:///{workdir}/postings.sqlite3"
+    sys.path.insert(0, str(ROOT / "src"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def make_catalogue() -> dict[str, Any]:
+    """The depot, village points and items, with enough stock that issues rarely fail."""
+    from fangkong.geo.models import Site
+    from fangkong.supplies.actions.documents import LineInput, post_stock_document
+    from fangkong.supplies.keys import default_lot, location_for_site, lot_for
+    from fangkong.supplies.models import Item, Location
+
+    depot = location_for_site(
+        Site.objects.create(name="伏道镇防疫物资库", kind="warehouse", region_code="410523106")
+    )
+    villages = [
+        location_for_site(
+            Site.objects.create(
+                name=f"伏道{n}村物资点", kind="warehouse", region_code=f"410523106{201 + n}"
+            )
+        )
+        for n in range(VILLAGES)
+    ]
+    lines = []
+    for n in range(ITEMS):
+        item = Item.objects.create(
+            code=f"B{n:03d}",
+            name=f"物资{n:03d}",
+            category="protective",
+            base_unit="个",
+            tracks_lots=n % 5 == 0,
+        )
+        lot = lot_for(item, "L2201") if item.tracks_lots else default_lot(item)
+        lines.append(LineInput(item=item, lot=lot, quantity=10**9))
+    post_stock_document(
+        kind="receipt", actor=None, destination=depot, receipt_source="purchase", lines=lines
+    )
+    # The floor's bare movements go to a location of their own, outside the verified ones.
+    floor = Location.objects.create(kind="transit", name="floor", region_code="410523106")
+    return {
+        "floor": floor.pk,
+        "depot": depot.pk,
+        "villages": [v.pk for v in villages],
+        "lines": [(line.item.pk, line.lot.pk) for line in lines],
+    }
+
+
+def _posting_ops(catalogue: dict[str, Any], seed: int) -> Any:
+    """An endless stream of (kind, item, lot, destination) in turn."""
+    import random
+
+    rng = random.Random(seed)
+    kinds = ("receipt", "issue", "transfer")
+    n = seed
+    while True:
+        item_id, lot_id = rng.choice(catalogue["lines"])
+        yield kinds[n % 3], item_id, lot_id, rng.choice(catalogue["villages"])
+        n += 1
+
+
+def run_postings(catalogue: dict[str, Any], count: int, seed: int) -> list[float]:
+    from fangkong.supplies.actions.documents import LineInput, post_stock_document
+    from fangkong.supplies.models import Item, Location, Lot
+
+    depot = Location.objects.get(pk=catalogue["depot"])
+    villages = {loc.pk: loc for loc in Location.objects.filter(pk__in=catalogue["villages"])}
+    items = Item.objects.in_bulk()
+    lots = Lot.objects.in_bulk()
+    ops = _posting_ops(catalogue, seed)
+    latencies = []
+    for _n in range(count):
+        kind, item_id, lot_id, village_id = next(ops)
+        line = LineInput(item=items[item_id], lot=lots[lot_id], quantity=1 + _n % 7)
+        started = time.perf_counter()
+        if kind == "receipt":
+            post_stock_document(
+                kind=kind, actor=None, destination=depot, receipt_source="purchase", lines=[line]
+            )
+        elif kind == "issue":
+            post_stock_document(
+                kind=kind,
+                actor=None,
+                source=depot,
+                recipient_kind="other",
+                recipient_name="伏道二街村",
+                lines=[line],
+            )
+        else:
+            post_stock_document(
+                kind=kind, actor=None, source=depot, destination=villages[village_id], lines=[line]
+            )
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def run_floor(catalogue: dict[str, Any], count: int, seed: int) -> list[float]:
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from fangkong.supplies.models import StockDocument
+
+    document_id = StockDocument.objects.values_list("pk", flat=True).first()
+    sql = (
+        "INSERT INTO supplies_movement (document_id, location_id, item_id, lot_id, quantity, "
+        "effective_at, recorded_at, region_code) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    )
+    ops = _posting_ops(catalogue, seed)
+    latencies = []
+    for _n in range(count):
+        _kind, item_id, lot_id, _village = next(ops)
+        started = time.perf_counter()
+        now = timezone.now()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                [
+                    document_id,
+                    catalogue["floor"],
+                    item_id,
+                    lot_id,
+                    1 + _n % 7,
+                    now,
+                    now,
+                    "410523106",
+                ],
+            )
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def _child(
+    kind: str, catalogue: dict[str, Any], count: int, seed: int, start: Any, out: Any
+) -> None:
+    from django.db import connections
+
+    connections["default"].ensure_connection()
+    start.wait()
+    began = time.perf_counter()
+    function = run_postings if kind == "postings" else run_floor
+    latencies = function(catalogue, count, seed)
+    out.put((began, time.perf_counter(), latencies))
+    connections.close_all()
+
+
+def measure(kind: str, catalogue: dict[str, Any], writers: int, count: int) -> dict[str, Any]:
+    """``writers`` forked processes, ``count`` operations each; wall time and latencies."""
+    from django.db import connections
+
+    connections.close_all()  # never share a connection across fork
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(writers)
+    out = context.Queue()
+    children = [
+        context.Process(target=_child, args=(kind, catalogue, count, seed, start, out))
+        for seed in range(writers)
+    ]
+    for child in children:
+        child.start()
+    results = [out.get() for _child_process in children]
+    for child in children:
+        child.join()
+        if child.exitcode:
+            raise RuntimeError(f"{kind} writer failed with exit code {child.exitcode}")
+    began = min(r[0] for r in results)
+    ended = max(r[1] for r in results)
+    latencies = sorted(x for r in results for x in r[2])
+    return {
+        "rate": len(latencies) / (ended - began),
+        "p50": statistics.median(latencies) * 1000,
+        "p95": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+        "count": len(latencies),
+    }
+
+
+def check_ledger(catalogue: dict[str, Any]) -> str:
+    from fangkong.supplies.verify import find_differences
+
+    differences = find_differences([catalogue["depot"], *catalogue["villages"]])
+    return "ledger verified clean" if not differences else f"{len(differences)} DIFFERENCES"
+
+
+def bench_backend(backend: str, postings: int, writers: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as workdir:
+        setup_django(backend, workdir)
+        catalogue = make_catalogue()
+        per_writer = max(1, postings // 4)
+        rows = {
+            "1 writer": (
+                measure("floor", catalogue, 1, postings),
+                measure("postings", catalogue, 1, postings),
+            ),
+            f"{writers} writers": (
+                measure("floor", catalogue, writers, per_writer),
+                measure("postings", catalogue, writers, per_writer),
+            ),
+        }
+        for label, (floor, posting) in rows.items():
+            ratio = floor["rate"] / posting["rate"]
+            print(
+                f"{backend:<10} {label:<10} floor {floor['rate']:7.0f}/s "
+                f"(p50 {floor['p50']:.2f} ms, p95 {floor['p95']:.2f} ms)   "
+                f"postings {posting['rate']:6.0f}/s (p50 {posting['p50']:.2f} ms, "
+                f"p95 {posting['p95']:.2f} ms)   ratio {ratio:.2f}   n={posting['count']}"
+            )
+        one_floor, one = rows["1 writer"]
+        ok = one["rate"] >= TARGET_RATE and one_floor["rate"] / one["rate"] <= TARGET_RATIO
+        print(
+            f"{backend:<10} one writer {'meets' if ok else 'MISSES'} the target "
+            f"(>= {TARGET_RATE}/s, <= {TARGET_RATIO:.0f}x the floor); {check_ledger(catalogue)}"
+        )
+        from django.db import connections
+
+        connections.close_all()
+    if backend == "postgresql":
+        from common import pg_admin
+
+        pg_admin(PG_URL, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    return {"backend": backend, "rows": rows}
+
+
+def profile(backend: str, postings: int) -> None:
+    import cProfile
+    import pstats
+
+    with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as workdir:
+        setup_django(backend, workdir)
+        catalogue = make_catalogue()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run_postings(catalogue, postings, 0)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--postings", type=int, default=3000, help="postings for one writer")
+    parser.add_argument("--writers", type=int, default=16)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
+    parser.add_argument("--profile", action="store_true", help="cProfile one writer")
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv if argv is not None else [])
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    backends = args.backend or ["sqlite", "postgresql"]
+    if args.profile:
+        profile(backends[0], args.postings)
+        return []
+    if args.inner:
+        return [bench_backend(backends[0], args.postings, args.writers)]
+    # Each backend in its own process: Django's settings are read once per process.
+    results = []
+    for backend in backends:
+        if backend == "postgresql":
+            from common import postgres_available
+
+            if not postgres_available(PG_URL):
+                continue
+        command = [sys.executable, str(Path(__file__).resolve()), "--inner", "--backend", backend]
+        command += ["--postings", str(args.postings), "--writers", str(args.writers)]
+        done = subprocess.run(command, check=False, cwd=ROOT)
+        results.append({"backend": backend, "exitcode": done.returncode})
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
