@@ -152,6 +152,15 @@ def _setup_django() -> None:
     import django
 
     django.setup()
+    from django.core.management.commands import makemessages
+
+    # Modules that use ``_`` for gettext import gettext_lazy as ``_lazy``; xgettext only
+    # knows the standard names, so teach it this one.
+    if "--keyword=_lazy" not in makemessages.Command.xgettext_options:
+        makemessages.Command.xgettext_options = [
+            *makemessages.Command.xgettext_options,
+            "--keyword=_lazy",
+        ]
 
 
 def make_source_catalogue(app: str) -> Path:
