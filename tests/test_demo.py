@@ -8,6 +8,18 @@ from fangkong.accounts.models import RoleAssignment, User
 from fangkong.core.models import AuditEntry
 from fangkong.demo import LOGINS, OFFICE_NAME, SITES, build_demo
 from fangkong.geo.models import Region, Site
+from fangkong.supplies.demo import VILLAGE_POINTS
+from fangkong.supplies.models import (
+    Balance,
+    DeliveryRun,
+    Donation,
+    Item,
+    RequestStatus,
+    RunStatus,
+    StockCount,
+    SupplyRequest,
+)
+from fangkong.supplies.verify import find_differences
 
 pytestmark = pytest.mark.django_db
 
@@ -18,8 +30,9 @@ def test_demo_builds_and_rebuilds_without_duplicates() -> None:
     assert Region.objects.filter(code__startswith="410522116", level=5).count() == 27
     assert Region.objects.get(code="410522116215").short_name == "蒋台屯村"
     assert Region.objects.filter(code__startswith="410523106").exists()
-    assert Site.objects.count() == len(SITES)
+    assert Site.objects.count() == len(SITES) + len(VILLAGE_POINTS)
     assert Site.objects.filter(kind="warehouse", region_code="410523106").exists()
+    _check_supplies()
     for login in LOGINS:
         user = User.objects.get(username=login.username)
         assert user.check_password("fangkong-demo")
@@ -31,12 +44,35 @@ def test_demo_builds_and_rebuilds_without_duplicates() -> None:
     assert audit_count > 0
 
     build_demo(say=said.append)
-    assert Site.objects.count() == len(SITES)
-    assert User.objects.count() == 14
+    assert Site.objects.count() == len(SITES) + len(VILLAGE_POINTS)
+    assert User.objects.count() == len(LOGINS) + 4
     # Only the divisions load is recorded again (every load is an audited action).
     new = AuditEntry.objects.order_by("id")[audit_count:]
     assert [e.action for e in new] == ["geo.load_divisions"]
     assert any("unchanged" in line for line in said)
+
+
+def _check_supplies() -> None:
+    """The seed's depot: its quantities, the 21 Jan donation, a night run, an open request."""
+    depot = {
+        code: quantity
+        for code, quantity in Balance.objects.filter(
+            location__name="伏道镇防疫物资库"
+        ).values_list("item__code", "quantity")
+    }
+    assert Item.objects.count() >= 10
+    # 1500 suits in, 100 sent on the run; 9761 bags of flour in, 250 on the run.
+    assert depot["FHF"] == 1400
+    assert depot["MF"] == 9761 - 250
+    assert depot["FZ"] == 59  # the stock-take found one box short
+    assert Donation.objects.filter(direction="outbound", donor_name__contains="社会科学").exists()
+    assert Donation.objects.filter(direction="inbound").exists()
+    run = DeliveryRun.objects.get()
+    assert run.status == RunStatus.DISPATCHED
+    assert SupplyRequest.objects.filter(status=RequestStatus.SUBMITTED).exists()
+    assert SupplyRequest.objects.filter(status=RequestStatus.PARTLY_FULFILLED).exists()
+    assert StockCount.objects.filter(status="closed").exists()
+    assert find_differences() == []
 
 
 def test_demo_names_are_generated_not_the_seeds() -> None:

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "backup": "back up the database to FILE",
     "restore": "restore the database from FILE",
     "check": "check the installation",
+    "cleanup": "delete old import uploads and job files: cleanup [--days N] [--dry-run]",
     "import": "import a ledger: import people FILE [--region CODE] [--dry-run] [--errors OUT.xlsx]",
     "stock": "stock ledger: stock verify | receive FILE | issue FILE --location SITE | snapshot",
 }

@@ -28,8 +28,9 @@ from tests.conftest import JIANGTAITUN
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES_PER_MODE = 8
-TIME_BUDGET_SECONDS = 60
+EXAMPLES_PER_MODE = 6
+# About 130 operations; generous for a loaded CI machine, still bounding the suite.
+TIME_BUDGET_SECONDS = 180
 
 
 @pytest.fixture

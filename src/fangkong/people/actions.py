@@ -49,6 +49,7 @@ NOTE_MAX = 200
 ORIGIN_MAX = 100
 TRANSPORT_MAX = 100
 HOUSEHOLD_LABEL_MAX = 100
+TAG_BATCH = 1000
 _DIGITS = re.compile(r"\D")
 
 PERSON_FIELDS = (
@@ -337,32 +338,44 @@ def tag_persons(
     note: str = "",
 ) -> int:
     """Give each person the tag (bulk); persons already tagged keep theirs. Returns how
-    many got it now."""
+    many got it now.
+
+    A fixed number of queries per TAG_BATCH people (which tags exist, insert the new
+    ones, insert their audit entries), so "select all matching" over a township stays fast.
+    """
     key_group = _group(group)
     _check_dates(since, until)
     note = clean_text(note, max_length=NOTE_MAX, field="note")
-    people = list(persons)
-    for person in people:
+    people: dict[int, Person] = {}
+    for person in persons:
         _require_edit(actor, person.region_code)
-    held = set(
-        PersonTag.objects.filter(person__in=people, group=key_group).values_list(
-            "person_id", flat=True
-        )
-    )
+        if person.merged_into_id is None:
+            people.setdefault(person.pk, person)  # a person listed twice is tagged once
+    chosen = list(people.values())
     made = 0
-    for person in people:
-        if person.pk in held or person.merged_into_id is not None:
-            continue
-        tag = PersonTag.objects.create(
-            person=person,
-            group=key_group,
-            region_code=person.region_code,
-            since=since,
-            until=until,
-            note=note,
+    for start in range(0, len(chosen), TAG_BATCH):
+        batch = chosen[start : start + TAG_BATCH]
+        held = set(
+            PersonTag.objects.filter(
+                person_id__in=[p.pk for p in batch], group=key_group
+            ).values_list("person_id", flat=True)
         )
-        audit.record(actor, "people.tag", tag, after=audit.snapshot(tag))
-        made += 1
+        tags = PersonTag.objects.bulk_create(
+            [
+                PersonTag(
+                    person=person,
+                    group=key_group,
+                    region_code=person.region_code,
+                    since=since,
+                    until=until,
+                    note=note,
+                )
+                for person in batch
+                if person.pk not in held
+            ]
+        )
+        audit.record_many(actor, "people.tag", tags)
+        made += len(tags)
     return made
 
 

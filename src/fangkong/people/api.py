@@ -10,21 +10,23 @@ Writes need Perm.EDIT_PEOPLE over the region (403 otherwise).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import paginate
+from pydantic import BaseModel, ConfigDict
 
 from fangkong.accounts.roles import Perm
 from fangkong.core.audit import log_access
 from fangkong.core.cleaning import clean_phone
 from fangkong.core.pagination import PageNumber
 from fangkong.core.scoping import get_scoped_or_404, has_permission
-from fangkong.people import actions, queries
+from fangkong.people import actions, listing, queries
 from fangkong.people.filters import PersonFilter
 from fangkong.people.models import Household, KeyGroup, Person
 from fangkong.people.names import clean_name
@@ -33,6 +35,7 @@ router = Router(tags=["people"])
 
 MAX_ID = 2**63 - 1
 MAX_BULK = 500
+SELECT_ALL_MAX = listing.SELECT_ALL_MAX
 
 
 class TagOut(Schema):
@@ -159,8 +162,29 @@ class TagIn(Schema):
     note: str = ""
 
 
+class PersonFilterIn(BaseModel):
+    """The person list's filter (as on GET /persons). A plain pydantic model, strict about
+    its shape: a misspelt key or a string must not widen "everyone matching" to everyone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str | None = Field(None, max_length=64)
+    region: str | None = Field(None, max_length=100)
+    tag: str | None = Field(None, max_length=32)
+    age: str | None = Field(None, max_length=8)
+    status: str | None = Field(None, max_length=16)
+    returnee: bool | None = None
+
+
 class BulkTagIn(TagIn):
-    person_ids: list[int]
+    person_ids: list[int] | None = Field(
+        None, description=f"at most {MAX_BULK} ids; or give ``filter`` instead"
+    )
+    filter: PersonFilterIn | None = Field(
+        None,
+        description="tag everyone matching this filter whom the caller may edit "
+        f"(at most {SELECT_ALL_MAX})",
+    )
 
 
 class BulkTagOut(Schema):
@@ -364,19 +388,63 @@ def untag_person(request: HttpRequest, person_id: int, group: str) -> Status[Non
 
 @router.post("/tags/bulk", response=BulkTagOut)
 def bulk_tag(request: HttpRequest, payload: BulkTagIn) -> dict[str, int]:
-    """Tag many people at once; ids outside the caller's editable scope are skipped."""
+    """Tag many people at once: ``person_ids`` (ids outside the caller's editable scope
+    are skipped), or ``filter`` (everyone matching it in the caller's editable scope)."""
     if not has_permission(request.user, Perm.EDIT_PEOPLE):
         raise PermissionDenied
-    ids = [i for i in payload.person_ids if 0 < i <= MAX_ID]
-    if not ids or len(ids) > MAX_BULK:
-        raise ValidationError(
-            {"person_ids": [_("Give 1 to %(max)d person ids.") % {"max": MAX_BULK}]}
+    values = payload.dict(exclude={"person_ids", "filter"})
+    if (payload.person_ids is None) == (payload.filter is None):
+        raise ValidationError({"person_ids": [_("Give either person_ids or filter.")]})
+    if payload.filter is not None:
+        data = _query(**payload.filter.model_dump())
+        try:
+            persons = listing.select_all_matching(request.user, data, request=request)
+        except listing.TooManySelected as exc:
+            raise ValidationError({"filter": exc.messages}) from None
+        selected = len(persons)
+    else:
+        ids = list(dict.fromkeys(i for i in payload.person_ids or [] if 0 < i <= MAX_ID))
+        if not ids or len(ids) > MAX_BULK:
+            raise ValidationError(
+                {"person_ids": [_("Give 1 to %(max)d person ids.") % {"max": MAX_BULK}]}
+            )
+        persons = list(
+            queries.visible_persons(request.user, Perm.EDIT_PEOPLE)
+            .filter(pk__in=ids)
+            .only("id", "region_code", "merged_into_id")
         )
-    persons = list(queries.visible_persons(request.user, Perm.EDIT_PEOPLE).filter(pk__in=ids))
-    values = payload.dict()
-    values.pop("person_ids")
+        selected = len(ids)
     made = actions.tag_persons(actor=request.user, persons=persons, **values)
-    return {"tagged": made, "selected": len(ids), "found": len(persons)}
+    return {"tagged": made, "selected": selected, "found": len(persons)}
+
+
+@router.get("/export", response={200: None})
+def export_persons(
+    request: HttpRequest,
+    format: Literal["xlsx", "csv"] = "xlsx",
+    encoding: Literal["utf-8-sig", "utf-8", "gb18030"] = "utf-8-sig",
+    reveal: bool = False,
+    q: str | None = None,
+    region: str | None = None,
+    tag: str | None = None,
+    age: str | None = None,
+    status: str | None = None,
+    returnee: bool | None = None,
+) -> HttpResponseBase:
+    """The filtered list (same filters as GET /persons) streamed as xlsx or csv. Needs
+    Perm.EXPORT; identity numbers, phones and addresses are masked unless ``reveal=true``
+    by a holder of Perm.REVEAL_IDENTITY (then only their reveal regions). Logged in the
+    access log; cells starting with = + - @ are neutralized."""
+    data = _query(q=q, region=region, tag=tag, age=age, status=status, returnee=returnee)
+    return listing.export_persons(
+        request.user,
+        data,
+        fmt=format,
+        encoding=encoding,
+        reveal=reveal,
+        detail="api " + request.GET.urlencode(),
+        request=request,
+    )
 
 
 @router.post("/persons/{person_id}/returns", response={201: PersonDetailOut})

@@ -109,7 +109,16 @@ class TagForm(forms.Form):
 
 
 class BulkTagForm(TagForm):
-    persons = forms.TypedMultipleChoiceField(coerce=int, required=True, choices=[])
+    """Ticked ``persons``, or ``select_all`` with the list's ``filter`` query string (the
+    view re-applies it within the user's editable scope)."""
+
+    persons = forms.TypedMultipleChoiceField(
+        label=_("Selected people"), coerce=int, required=False, choices=[]
+    )
+    select_all = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    filter = forms.CharField(
+        label=_("Filter"), required=False, max_length=2000, widget=forms.HiddenInput
+    )
 
     MAX_PERSONS = 500
 
@@ -119,14 +128,19 @@ class BulkTagForm(TagForm):
         self.fields["persons"].valid_value = lambda value: True  # type: ignore[attr-defined]
 
     def clean_persons(self) -> list[int]:
-        ids = [i for i in self.cleaned_data["persons"] if 0 < i < 2**63]
-        if not ids:
-            raise forms.ValidationError(_("Select at least one person."))
+        # Dropped duplicates: on a phone a row's box exists twice (table and card).
+        ids = list(dict.fromkeys(i for i in self.cleaned_data["persons"] if 0 < i < 2**63))
         if len(ids) > self.MAX_PERSONS:
             raise forms.ValidationError(
                 _("Select at most %(max)d people at once.") % {"max": self.MAX_PERSONS}
             )
         return ids
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("select_all") and not data.get("persons") and "persons" not in self.errors:
+            self.add_error("persons", _("Select at least one person."))
+        return data
 
 
 class ReturneeForm(forms.Form):

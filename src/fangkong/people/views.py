@@ -11,22 +11,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from fangkong.accounts.roles import Perm
 from fangkong.core.audit import log_access
-from fangkong.core.exports import Column, Export, export_region_code, export_response
 from fangkong.core.masking import mask
-from fangkong.core.scoping import get_scoped_or_404, has_permission, restrict
+from fangkong.core.scoping import get_scoped_or_404, has_permission
 from fangkong.core.tables import paginate_table
 from fangkong.geo.views import require_anywhere
-from fangkong.people import actions, queries
+from fangkong.people import actions, listing, queries
 from fangkong.people.filters import PersonFilter
 from fangkong.people.forms import (
     BulkTagForm,
@@ -37,8 +35,8 @@ from fangkong.people.forms import (
     TagForm,
     apply_action_errors,
 )
-from fangkong.people.identity import IdType, Sex
-from fangkong.people.models import Person, ResidenceStatus
+from fangkong.people.listing import export_columns  # noqa: F401  (bench/people_export.py)
+from fangkong.people.models import Person
 from fangkong.people.tables import PersonTable
 
 MAX_PK = 2**63 - 1
@@ -64,6 +62,17 @@ def _require_edit(request: HttpRequest, person: Person) -> None:
 # --- list, search, export ---------------------------------------------------------------
 
 
+def _filter_query(person_filter: PersonFilter) -> str:
+    """The list's filter alone (no page or sort), what "select all matching" re-applies."""
+    data = person_filter.data or {}
+    kept = QueryDict(mutable=True)
+    for key in listing.FILTER_KEYS:
+        value = data.get(key)
+        if value:
+            kept[key] = value
+    return kept.urlencode()
+
+
 @require_anywhere(Perm.VIEW_PEOPLE)
 def person_list(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -83,74 +92,30 @@ def person_list(request: HttpRequest) -> HttpResponse:
             "tag_form": TagForm() if has_permission(user, Perm.EDIT_PEOPLE) else None,
             "can_manage_key_groups": has_permission(user, Perm.MANAGE_KEY_GROUPS),
             "query": request.GET.urlencode(),
+            "filter_query": _filter_query(person_filter),
+            "matching": table.paginator.count,
+            "select_all_max": listing.SELECT_ALL_MAX,
         },
     )
-
-
-def _masked_or(unmasked: bool, kind: str, value: str) -> str:
-    return value if unmasked else str(mask(kind, value) or "")
-
-
-def export_columns(unmasked: bool) -> list[Column]:
-    # Choice labels looked up once per export: get_FOO_display() costs ~0.15 ms per call
-    # (lazy-string hashing), which is minutes over a million rows.
-    sexes = {k: str(v) for k, v in Sex.choices}
-    id_types = {k: str(v) for k, v in IdType.choices}
-    statuses = {k: str(v) for k, v in ResidenceStatus.choices}
-    return [
-        Column(pgettext_lazy("person", "Name"), lambda p: p.name),
-        Column(_lazy("Sex"), lambda p: sexes.get(p.sex, p.sex) if p.sex else ""),
-        Column(_lazy("Birth date"), lambda p: p.birth_date),
-        Column(_lazy("Document type"), lambda p: id_types.get(p.id_type, p.id_type)),
-        Column(
-            _lazy("Document number"),
-            lambda p: _masked_or(unmasked, "id", p.id_number),
-            sensitive=unmasked,
-        ),
-        Column(
-            _lazy("Phone"), lambda p: _masked_or(unmasked, "phone", p.phone), sensitive=unmasked
-        ),
-        Column(
-            _lazy("Address"),
-            lambda p: _masked_or(unmasked, "address", p.address),
-            sensitive=unmasked,
-        ),
-        Column(_lazy("Region code"), lambda p: p.region_code),
-        Column(_lazy("Village"), lambda p: p.region_name),
-        Column(
-            _lazy("Residence status"),
-            lambda p: statuses.get(p.residence_status, p.residence_status),
-        ),
-        Column(_lazy("Notes"), lambda p: p.notes),
-    ]
 
 
 @require_anywhere(Perm.EXPORT)
 def person_export(request: HttpRequest) -> HttpResponseBase:
     """The filtered list as xlsx or csv; masked unless ?reveal=1 by a user who may reveal
-    (then limited to the regions where they may). Logged."""
-    user = request.user
-    unmasked = request.GET.get("reveal") == "1" and has_permission(user, Perm.REVEAL_IDENTITY)
-    base = queries.visible_persons(user, Perm.EXPORT).order_by("region_code", "name_pinyin", "id")
-    if unmasked:
-        base = restrict(base, user, Perm.REVEAL_IDENTITY)
-    person_filter = PersonFilter(request.GET or None, queryset=base, request=request)
-    if person_filter.is_bound and not person_filter.is_valid():
+    (then limited to the regions where they may). Logged. Shared with the API export."""
+    try:
+        return listing.export_persons(
+            request.user,
+            request.GET,
+            fmt=request.GET.get("format", "xlsx"),
+            encoding=request.GET.get("encoding", "utf-8-sig"),
+            reveal=request.GET.get("reveal") == "1",
+            detail=request.GET.urlencode(),
+            request=request,
+        )
+    except ValidationError:
         messages.error(request, _("The filter is invalid; fix it before exporting."))
         return redirect("people:person_list")
-    export = Export(
-        user=user,
-        queryset=person_filter.qs,
-        columns=export_columns(unmasked),
-        object_type="people.person",
-        filename=str(_("people")),
-        region_code=export_region_code(user, Perm.EXPORT),
-        unmasked=unmasked,
-        detail=request.GET.urlencode()[:200],
-    )
-    return export_response(
-        export, request.GET.get("format", "xlsx"), request.GET.get("encoding", "utf-8-sig")
-    )
 
 
 @require_anywhere(Perm.VIEW_PEOPLE)
@@ -335,27 +300,52 @@ def _form_errors(form: Any) -> str:
     )
 
 
+def _list_url(filter_query: str = "") -> str:
+    # Re-encoded from the parsed values: nothing the client sent goes into the header as is.
+    try:
+        query = listing.parse_filter_query(filter_query).urlencode()
+    except ValidationError:
+        query = ""
+    return reverse("people:person_list") + (f"?{query}" if query else "")
+
+
 @require_POST
 @require_anywhere(Perm.EDIT_PEOPLE)
 def bulk_tag(request: HttpRequest) -> HttpResponse:
-    """Tag the selected people of the list (only those the user may edit are touched)."""
+    """Tag the ticked people of the list, or with "select all" everyone matching the list's
+    filter (up to listing.SELECT_ALL_MAX). Only people the user may edit are touched."""
     form = BulkTagForm(request.POST)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return redirect("people:person_list")
     data = dict(form.cleaned_data)
     ids = data.pop("persons")
-    persons = list(queries.visible_persons(request.user, Perm.EDIT_PEOPLE).filter(pk__in=ids))
+    select_all = data.pop("select_all")
+    filter_query = data.pop("filter")
     try:
+        if select_all:
+            persons = listing.select_all_matching(
+                request.user, listing.parse_filter_query(filter_query), request=request
+            )
+            selected = len(persons)
+        else:
+            persons = list(
+                queries.visible_persons(request.user, Perm.EDIT_PEOPLE)
+                .filter(pk__in=ids)
+                .only("id", "region_code", "merged_into_id")
+            )
+            selected = len(ids)
         made = actions.tag_persons(actor=request.user, persons=persons, **data)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(
-            request,
-            _("Tagged %(made)d of %(count)d selected people.") % {"made": made, "count": len(ids)},
+        template = (
+            _("Tagged %(made)d of %(count)d matching people.")
+            if select_all
+            else _("Tagged %(made)d of %(count)d selected people.")
         )
-    return redirect("people:person_list")
+        messages.success(request, template % {"made": made, "count": selected})
+    return redirect(_list_url(filter_query))
 
 
 @require_POST

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import CommandError, CommandParser
 
+from fangkong.core.importing.retention import clean_old_files
 from fangkong.core.jobs import sweep_stale_jobs
 from fangkong.core.management.base import OperatorCommand
 
@@ -43,6 +44,7 @@ class Command(OperatorCommand):
         swept = sweep_stale_jobs()
         if swept:
             self.stderr.write(f"marked {swept} stale job(s) failed")
+        clean_old_files()  # uploads and job files past FANGKONG_UPLOAD_RETENTION_DAYS
         db_worker_options = {
             "interval": options["interval"],
             "batch": options["batch"],
