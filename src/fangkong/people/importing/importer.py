@@ -1,0 +1,131 @@
+"""One people import run: batches of rows checked, then written in one transaction each.
+
+``PeopleImporter`` is the ``BatchImporter`` that ``core.importing.run_import`` drives: it
+checks each row (``checking``), rejects a second row for the same person naming the first,
+and writes the batch (``writing``) atomically; a dry run rolls each batch back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from fangkong.core import audit
+from fangkong.core.importing.headers import ImportSchema
+from fangkong.core.importing.runner import Rejection, Row
+from fangkong.people.importing.cells import RowError
+from fangkong.people.importing.checking import Candidate, RowChecker
+from fangkong.people.importing.schema import JOB_KIND, PEOPLE_SCHEMA
+from fangkong.people.importing.writing import BatchWriter
+
+
+@dataclass
+class PeopleImporter(RowChecker, BatchWriter):
+    """One import run. ``region_code`` is the chosen region; ``actor`` None is the system."""
+
+    dry_run: bool = False
+    filename: str = ""
+    schema: ImportSchema = field(default_factory=lambda: PEOPLE_SCHEMA)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    # The first row of each person seen in this file (its key → row number).
+    _seen: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+    def process(self, rows: list[Row]) -> list[Rejection]:
+        rejections: list[Rejection] = []
+        candidates: list[Candidate] = []
+        seen = self._seen
+        for row in rows:
+            try:
+                candidate = self.clean_row(row)
+            except RowError as exc:
+                rejections.append(Rejection(row, str(exc)))
+                continue
+            except ValidationError as exc:
+                rejections.append(Rejection(row, " ".join(exc.messages)))
+                continue
+            first = seen.get(candidate.key)
+            if first is not None:
+                rejections.append(
+                    Rejection(
+                        row,
+                        _("The same person as row %(row)d of this file; this row was skipped.")
+                        % {"row": first},
+                    )
+                )
+                continue
+            seen[candidate.key] = row.number
+            candidates.append(candidate)
+        if candidates:
+            with transaction.atomic():
+                rejections += self._write(candidates)
+                if self.dry_run:
+                    transaction.set_rollback(True)
+        rejections.sort(key=lambda r: r.row.number)
+        return rejections
+
+    def record_summary(self, rejected: int, job_id: str = "") -> None:
+        """The one audit entry of the whole import (not written for a dry run)."""
+        if self.dry_run:
+            return
+        audit.record(
+            self.actor,
+            JOB_KIND,
+            object_type="people.person",
+            object_id=job_id,
+            region_code=self.region_code,
+            after={
+                "file": self.filename,
+                "created": self.created,
+                "updated": self.updated,
+                "unchanged": self.unchanged,
+                "rejected": rejected,
+            },
+        )
+
+
+def import_people_file(
+    path: Path,
+    *,
+    actor: Any,
+    region_code: str = "",
+    dry_run: bool = False,
+    header_row: int | None = None,
+    mapping: dict[int, str] | None = None,
+    progress: Any = None,
+    error_path: Path | None = None,
+    job_id: str = "",
+    filename: str = "",
+) -> dict[str, Any]:
+    """Import one file (the job handler and the tests call this); returns the summary."""
+    from fangkong.core.importing.readers import open_table
+    from fangkong.core.importing.runner import resolve_header, run_import
+
+    importer = PeopleImporter(
+        actor=actor, region_code=region_code, dry_run=dry_run, filename=filename or path.name
+    )
+    table = open_table(path)
+    guess = resolve_header(table, PEOPLE_SCHEMA, header_row, mapping)
+    result = run_import(
+        table,
+        importer,
+        guess,
+        progress=progress,
+        error_path=error_path,
+        reason_header=_("Error reason"),
+    )
+    importer.record_summary(result.rejected, job_id)
+    summary = result.as_dict()
+    summary["dry_run"] = dry_run
+    if result.error_file is not None:
+        summary["error_file"] = result.error_file.name
+    return summary
