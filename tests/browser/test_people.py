@@ -158,7 +158,7 @@ def test_import_flow_to_done(live_server, page, log_in, regions, make_user, tmp_
             strict=True,
         )
     )
-    assert (counts["created"], counts["rejected"]) == ("3", "1"), counts
+    assert (counts["新增"], counts["拒收"]) == ("3", "1"), counts
     assert set(Person.objects.values_list("name", flat=True)) == {"赵六", "钱七", "孙八"}
     assert page.locator("[data-testid=job-download]").count() == 1  # the error workbook
 

@@ -16,6 +16,7 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET
 
 from fangkong.accounts.roles import Perm
@@ -94,6 +95,13 @@ def job_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _readable(value: Any) -> Any:
+    """A dict of reasons → counts as "reason: n; ..." rather than a Python repr."""
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {count}" for key, count in value.items()) or "-"
+    return value
+
+
 def _visible_job(request: HttpRequest, pk: Any) -> Job:
     try:
         return visible_jobs(request.user).select_related("owner").get(pk=pk)
@@ -101,8 +109,25 @@ def _visible_job(request: HttpRequest, pk: Any) -> Job:
         raise Http404 from None
 
 
+# Result keys jobs report (imports: counts, rows, the header row found); shown by label.
+RESULT_LABELS = {
+    "created": pgettext_lazy("job result", "Created"),
+    "updated": pgettext_lazy("job result", "Updated"),
+    "unchanged": pgettext_lazy("job result", "Unchanged"),
+    "rejected": pgettext_lazy("job result", "Rejected"),
+    "rows": pgettext_lazy("job result", "Rows read"),
+    "header_row": pgettext_lazy("job result", "Header row"),
+    "reasons": pgettext_lazy("job result", "Most frequent reasons"),
+    "error": pgettext_lazy("job result", "Error"),
+}
+
+
 def _job_context(job: Job) -> dict[str, Any]:
-    summary = {k: v for k, v in (job.result or {}).items() if k != "traceback"}
+    summary = {
+        str(RESULT_LABELS.get(key, key)): _readable(value)
+        for key, value in (job.result or {}).items()
+        if key != "traceback"
+    }
     return {
         "job": job,
         "summary": summary,
