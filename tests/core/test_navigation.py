@@ -39,6 +39,7 @@ def test_hq_menu(regions, make_user, client_for) -> None:
             "People",
             "Import",
             "Supplies",
+            "Donations",
             "Users",
             "Audit log",
             "Access log",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from fangkong.core.models import AuditEntry
 from fangkong.supplies.actions import counts as actions
@@ -21,6 +23,14 @@ from fangkong.supplies.models import (
 )
 from tests.conftest import FUDAO, GAOZHUANG
 from tests.supplies.conftest import Stock
+
+
+@pytest.fixture(autouse=True)
+def _english(settings: Any) -> Iterator[None]:
+    """These tests read messages in English (the catalogue test checks the Chinese)."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 def receive(stock: Stock, item: Any, quantity: int, location: Any = None) -> StockDocument:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from fangkong.core.models import AuditEntry
 from fangkong.supplies.actions import donations as actions
@@ -21,6 +23,15 @@ from fangkong.supplies.models import (
 from tests.conftest import FUDAO, GAOZHUANG
 from tests.supplies.conftest import Stock
 from tests.supplies.test_counts import receive
+
+
+@pytest.fixture(autouse=True)
+def _english(settings: Any) -> Iterator[None]:
+    """These tests read messages in English (the catalogue test checks the Chinese)."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 VALID_USCC = "91110000600037341L"
 ANYANG_CITY = "4105"

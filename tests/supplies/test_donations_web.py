@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from fangkong.core.models import AccessLogEntry
 from fangkong.supplies.actions.donations import DonationLineInput as Line
@@ -24,6 +26,15 @@ from tests.support.access import (
     check_access_matrix,
     count_queries,
 )
+
+
+@pytest.fixture(autouse=True)
+def _english(settings: Any) -> Iterator[None]:
+    """These tests read messages in English (the catalogue test checks the Chinese)."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 API = "/api/v1/supplies"
 PHONE = "13812345678"

@@ -3,9 +3,11 @@ bad input, query-count pins."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from django.utils import timezone
+import pytest
+from django.utils import timezone, translation
 
 from fangkong.core.models import AccessLogEntry
 from fangkong.supplies.actions import runs as actions
@@ -21,6 +23,15 @@ from tests.support.access import (
     check_access_matrix,
     count_queries,
 )
+
+
+@pytest.fixture(autouse=True)
+def _english(settings: Any) -> Iterator[None]:
+    """These tests read messages in English (the catalogue test checks the Chinese)."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 API = "/api/v1/supplies"
 JSON = "application/json"

@@ -134,8 +134,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.WAREHOUSE_KEEPER: _EVERYONE | _DEPOT | {Perm.MANAGE_CATALOGUE, Perm.EXPORT},
     # Inspectors check ledgers on their visits (台账督导) but change nothing.
     Role.INSPECTOR: _EVERYONE | {Perm.VIEW_PEOPLE, Perm.VIEW_STOCK},
-    # A unit (e.g. 安阳市社科联) records what it gives and prints the acknowledgement.
-    Role.UNIT_ADMIN: _EVERYONE | {Perm.VIEW_STOCK, Perm.MANAGE_DONATIONS},
+    # A unit (e.g. 安阳市社科联) records what it gives and prints the acknowledgement; its
+    # assignment is often city-wide, so it does not see the depots' stock.
+    Role.UNIT_ADMIN: _EVERYONE | {Perm.MANAGE_DONATIONS},
     Role.AUDITOR: _EVERYONE | {Perm.VIEW_AUDIT, Perm.VIEW_ACCESS_LOG, Perm.VIEW_STOCK},
 }
 

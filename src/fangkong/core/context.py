@@ -30,6 +30,7 @@ NAVIGATION: list[NavEntry] = [
     NavEntry(_("People"), "people:person_list", Perm.VIEW_PEOPLE, "person-vcard"),
     NavEntry(_("Import"), "people:import_upload", Perm.IMPORT_PEOPLE, "upload"),
     NavEntry(_("Supplies"), "supplies:home", Perm.VIEW_STOCK, "box-seam"),
+    NavEntry(_("Donations"), "supplies:donation_list", Perm.MANAGE_DONATIONS, "gift"),
     NavEntry(_("Users"), "accounts:user_list", Perm.MANAGE_USERS, "people"),
     NavEntry(_("Audit log"), "core:audit_list", Perm.VIEW_AUDIT, "journal-text"),
     NavEntry(_("Access log"), "core:access_log", Perm.VIEW_ACCESS_LOG, "eye"),
