@@ -6,8 +6,9 @@ own): receipts into the 伏道镇 depot, issues from it and transfers to village
 turn, over a catalogue of 60 items (one in five tracked by lot). Every check runs: lot
 status, back-dating window, the one-statement decrease, the audit entry.
 
-The floor in the same run is a bare insert of the same ledger rows: one INSERT into
-``supplies_movement`` per transaction, no checks, no document, no balance. Both run in
+The floor in the same run is a bare insert of the same ledger rows: the movements a
+posting writes (one for a receipt or an issue, two for a transfer) in one INSERT, one
+transaction each, no checks, no document, no balance. Both run in
 processes forked from one set-up process (separate connections); the 16-writer case
 starts its writers together and counts wall time from the first start to the last end.
 
@@ -96,10 +97,13 @@ def make_catalogue() -> dict[str, Any]:
     post_stock_document(
         kind="receipt", actor=None, destination=depot, receipt_source="purchase", lines=lines
     )
-    # The floor's bare movements go to a location of their own, outside the verified ones.
+    # The floor's bare movements go to locations of their own, outside the verified ones
+    # (a transfer's two rows to two of them, as a posting's go to two locations).
     floor = Location.objects.create(kind="transit", name="floor", region_code="410523106")
+    floor_to = Location.objects.create(kind="transit", name="floor 2", region_code="4105231062")
     return {
         "floor": floor.pk,
+        "floor_to": floor_to.pk,
         "depot": depot.pk,
         "villages": [v.pk for v in villages],
         "lines": [(line.item.pk, line.lot.pk) for line in lines],
@@ -161,30 +165,27 @@ def run_floor(catalogue: dict[str, Any], count: int, seed: int) -> list[float]:
     from fangkong.supplies.models import StockDocument
 
     document_id = StockDocument.objects.values_list("pk", flat=True).first()
-    sql = (
+    head = (
         "INSERT INTO supplies_movement (document_id, location_id, item_id, lot_id, quantity, "
-        "effective_at, recorded_at, region_code) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        "effective_at, recorded_at, region_code) VALUES "
     )
+    marks = "(%s, %s, %s, %s, %s, %s, %s, %s)"
+    one_row, two_rows = head + marks, head + marks + ", " + marks
     ops = _posting_ops(catalogue, seed)
     latencies = []
     for _n in range(count):
-        _kind, item_id, lot_id, _village = next(ops)
+        kind, item_id, lot_id, _village = next(ops)
+        quantity = 1 + _n % 7
         started = time.perf_counter()
         now = timezone.now()
+        row = [document_id, catalogue["floor"], item_id, lot_id, quantity, now, now, "410523106"]
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                sql,
-                [
-                    document_id,
-                    catalogue["floor"],
-                    item_id,
-                    lot_id,
-                    1 + _n % 7,
-                    now,
-                    now,
-                    "410523106",
-                ],
-            )
+            if kind == "transfer":
+                row[4] = -quantity
+                to = [document_id, catalogue["floor_to"], item_id, lot_id, quantity, now, now]
+                cursor.execute(two_rows, [*row, *to, "4105231062"])
+            else:
+                cursor.execute(one_row, row)
         latencies.append(time.perf_counter() - started)
     return latencies
 

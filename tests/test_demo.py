@@ -56,9 +56,9 @@ def _check_supplies() -> None:
     """The seed's depot: its quantities, the 21 Jan donation, a night run, an open request."""
     depot = {
         code: quantity
-        for code, quantity in Balance.objects.filter(
-            location__name="伏道镇防疫物资库"
-        ).values_list("item__code", "quantity")
+        for code, quantity in Balance.objects.filter(location__name="伏道镇防疫物资库").values_list(
+            "item__code", "quantity"
+        )
     }
     assert Item.objects.count() >= 10
     # 1500 suits in, 100 sent on the run; 9761 bags of flour in, 250 on the run.

@@ -54,13 +54,24 @@ class AppendOnlyModel(models.Model):
 class AuditEntry(AppendOnlyModel):
     """Who did what, when, to which record, with the values before and after (审计日志)."""
 
+    # Every action writes one entry, so each index costs every write (postings per second,
+    # bench/supplies_postings.py). Indexed: the time (list order, date filter), the region
+    # (scoped lists) and (object_type, object_id) (a record's history; its leading column
+    # serves the object-type filter). Not indexed: the action and the actor's name are
+    # filtered with icontains, which no b-tree serves; nothing reads by actor id (users are
+    # deactivated, not deleted).
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        related_name="+",
     )
     actor_name = models.CharField(_("actor"), max_length=150, blank=True)
-    action = models.CharField(_("action"), max_length=64, db_index=True)
-    object_type = models.CharField(_("object type"), max_length=64, db_index=True)
+    action = models.CharField(_("action"), max_length=64)
+    object_type = models.CharField(_("object type"), max_length=64)
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
     object_repr = models.CharField(_("object"), max_length=200, blank=True)
     region_code = models.CharField(_("region code"), max_length=15, db_index=True, blank=True)

@@ -18,20 +18,21 @@
 On SQLite the transaction is IMMEDIATE (the database's write lock is taken at BEGIN),
 which serializes writers; on PostgreSQL the UPDATEs take row locks.
 
-``create_posted_document`` is the hot path of every new document: it inserts the
-document already posted, its lines and its movements with prepared SQL (no ORM query
-compilation, no draft-then-update round trip), about six statements a posting, with every
-check of ``post_document`` kept.
+``post_new_document`` is the hot path of every new document: it inserts the document
+already posted, its lines and its movements with prepared SQL built once per process (no
+ORM query compilation, no model instance per line, no draft-then-update round trip),
+with every check of ``post_document`` kept. A one-line posting is: number, document,
+line, one balance statement per side, the movements, the audit entry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -129,23 +130,36 @@ class NegativeHistory(ValidationError):
 
 def postings_for(document: StockDocument, lines: Sequence[DocumentLine]) -> list[Posting]:
     """The signed movements a document's lines make, merged per key and sorted."""
+    return signed_postings(
+        document.kind,
+        document.source_id,
+        document.destination_id,
+        [(line.item_id, line.lot_id, line.quantity) for line in lines],
+    )
+
+
+def signed_postings(
+    kind: str,
+    source_id: int | None,
+    destination_id: int | None,
+    lines: Iterable[tuple[int, int, int]],
+) -> list[Posting]:
+    """``postings_for`` from plain (item id, lot id, quantity) triples."""
     totals: dict[tuple[int, int, int], int] = defaultdict(int)
-    kind = document.kind
-    for line in lines:
-        quantity = line.quantity
+    for item_id, lot_id, quantity in lines:
         if kind == DocumentKind.RECEIPT:
-            assert document.destination_id is not None
-            totals[(document.destination_id, line.item_id, line.lot_id)] += quantity
+            assert destination_id is not None
+            totals[(destination_id, item_id, lot_id)] += quantity
         elif kind == DocumentKind.ISSUE:
-            assert document.source_id is not None
-            totals[(document.source_id, line.item_id, line.lot_id)] -= quantity
+            assert source_id is not None
+            totals[(source_id, item_id, lot_id)] -= quantity
         elif kind == DocumentKind.TRANSFER:
-            assert document.source_id is not None and document.destination_id is not None
-            totals[(document.source_id, line.item_id, line.lot_id)] -= quantity
-            totals[(document.destination_id, line.item_id, line.lot_id)] += quantity
+            assert source_id is not None and destination_id is not None
+            totals[(source_id, item_id, lot_id)] -= quantity
+            totals[(destination_id, item_id, lot_id)] += quantity
         elif kind == DocumentKind.ADJUSTMENT:
-            assert document.source_id is not None
-            totals[(document.source_id, line.item_id, line.lot_id)] += quantity
+            assert source_id is not None
+            totals[(source_id, item_id, lot_id)] += quantity
         else:
             raise ValueError(f"post reversals with reverse_postings, not {kind}")
     return sorted(Posting(*key, quantity) for key, quantity in totals.items() if quantity != 0)
@@ -214,17 +228,43 @@ def apply_postings(
     *,
     effective_at: dt.datetime,
     backdated: bool,
+    region_of: dict[int, str] | None = None,
 ) -> None:
-    """Write movements and update balances for ``postings``. Call inside a transaction."""
+    """Write movements and update balances for ``postings``. Call inside a transaction.
+
+    ``region_of`` (location id → region code) saves a query when the caller knows them.
+    """
     if not postings:
         return
     ordered = sorted(postings)
-    region_of = _region_codes(document, {p.location_id for p in ordered})
+    wanted = {p.location_id for p in ordered}
+    if region_of is None or not wanted <= region_of.keys():
+        region_of = _region_codes(document, wanted)
     now = timezone.now()
     ops = connection.ops
     stamp = ops.adapt_datetimefield_value(now)
     effective = ops.adapt_datetimefield_value(effective_at)
     with connection.cursor() as cursor:
+        # Movements first, balances last: a balance's row lock is held from its statement
+        # to commit, so nothing else should run in between (PostgreSQL writers wait on
+        # it). A refused decrease rolls the movements back with everything else.
+        rows = [
+            (
+                document.pk,
+                p.location_id,
+                p.item_id,
+                p.lot_id,
+                p.quantity,
+                effective,
+                stamp,
+                region_of[p.location_id],
+            )
+            for p in ordered
+        ]
+        if len(rows) == 1:
+            cursor.execute(_MOVEMENT_SQL, rows[0])
+        else:
+            cursor.executemany(_MOVEMENT_SQL, rows)
         for posting in ordered:
             if posting.quantity > 0:
                 cursor.execute(
@@ -248,23 +288,6 @@ def apply_postings(
                     _raise_insufficient(posting)
             if backdated:
                 _check_history(posting, effective_at)
-        rows = [
-            (
-                document.pk,
-                p.location_id,
-                p.item_id,
-                p.lot_id,
-                p.quantity,
-                effective,
-                stamp,
-                region_of[p.location_id],
-            )
-            for p in ordered
-        ]
-        if len(rows) == 1:
-            cursor.execute(_MOVEMENT_SQL, rows[0])
-        else:
-            cursor.executemany(_MOVEMENT_SQL, rows)
     # A posting into a day whose closing snapshot is already taken corrects it, back-dated
     # or not (a posting at 23:58 recorded after the midnight snapshot).
     if backdated or timezone.localdate(effective_at) < timezone.localdate(now):
@@ -296,83 +319,178 @@ def post_document(
     return postings
 
 
-def create_posted_document(
-    document: StockDocument, lines: Sequence[DocumentLine], *, actor: object
-) -> list[Posting]:
+class LineLike(Protocol):
+    """A line as the posting action holds it (``actions.documents.LineInput``)."""
+
+    @property
+    def item(self) -> Item: ...
+    @property
+    def lot(self) -> Lot: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def pack(self) -> Any: ...
+    @property
+    def pack_count(self) -> int | None: ...
+    @property
+    def request_line(self) -> Any: ...
+    @property
+    def note(self) -> str: ...
+
+
+def post_new_document(
+    values: dict[str, Any],
+    lines: Sequence[LineLike],
+    *,
+    actor: object,
+    before_balances: Callable[[StockDocument], object] | None = None,
+) -> tuple[StockDocument, list[Posting]]:
     """Insert a new document already posted, its lines and movements. Inside a transaction.
 
-    The same checks and writes as saving a draft, its lines and ``post_document``, in
-    fewer statements: every check runs before the first insert, the document is written
-    once (status posted), and the lines' ids come back from the insert. ``lines`` are
-    unsaved DocumentLine objects; their ``document`` is set here.
+    ``values`` are StockDocument's fields by name, as the model's constructor takes them
+    (``number``, ``kind``, ``effective_at``, ``source`` as a Location...). The same checks
+    and writes as saving a draft, its lines and ``post_document``, in fewer statements:
+    every check runs before the first insert, the document is written once (status
+    posted) and comes back as a model instance holding the related objects it was given.
+    ``before_balances(document)`` runs after the inserts and before the first balance is
+    locked (the action writes its audit entry there, to hold row locks for less time).
     """
-    if document.pk is not None:
-        raise ValueError("create_posted_document inserts a new document")
-    backdated = check_effective_time(document.effective_at)
-    check_lots_for(document.kind, {line.lot for line in lines})
-    postings = postings_for(document, lines)
-    document.status = DocumentStatus.POSTED
-    document.posted_at = timezone.now()
-    document.posted_by = actor if getattr(actor, "is_authenticated", False) else None  # type: ignore[assignment]
-    insert_rows([document])
-    for line in lines:
-        line.document = document
-    insert_rows(list(lines))
-    apply_postings(document, postings, effective_at=document.effective_at, backdated=backdated)
-    return postings
+    kind = values["kind"]
+    effective_at = values["effective_at"]
+    now = timezone.now()
+    backdated = check_effective_time(effective_at, now)
+    check_lots_for(kind, {line.lot for line in lines})
+    source: Location | None = values.get("source")
+    destination: Location | None = values.get("destination")
+    postings = signed_postings(
+        kind,
+        source.pk if source is not None else None,
+        destination.pk if destination is not None else None,
+        [(line.item.pk, line.lot.pk, line.quantity) for line in lines],
+    )
+    values["status"] = DocumentStatus.POSTED
+    values["posted_at"] = now
+    values["posted_by"] = actor if getattr(actor, "is_authenticated", False) else None
+    values["created_at"] = values["updated_at"] = now
+    document = _insert_document(values)
+    _insert_lines(document.pk, lines)
+    if before_balances is not None:
+        before_balances(document)
+    region_of = {loc.pk: loc.region_code for loc in (source, destination) if loc is not None}
+    apply_postings(
+        document, postings, effective_at=effective_at, backdated=backdated, region_of=region_of
+    )
+    return document, postings
+
+
+@dataclass(frozen=True)
+class _DocumentPlan:
+    """StockDocument's INSERT, built once: fields in column order, their defaults."""
+
+    sql: str
+    returning: bool
+    fields: list[Any]  # concrete fields but the primary key, in column order
+    defaults: list[Any]
+    datetimes: frozenset[str]
 
 
 @cache
-def _insert_plan(model: type[Model], vendor: str, returning: bool) -> tuple[str, str, list[Any]]:
-    """The INSERT head, one row's placeholders and the fields, built once per model."""
-    meta = model._meta
-    pk = meta.pk
-    assert pk is not None
-    fields = [f for f in meta.concrete_fields if f is not pk]
+def _document_plan(vendor: str) -> _DocumentPlan:
+    meta = StockDocument._meta
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in fields)
-    head = f"INSERT INTO {quote(meta.db_table)} ({columns})"
-    tail = f" RETURNING {quote(str(pk.column))}" if returning else ""
-    return head, "(" + ", ".join(["%s"] * len(fields)) + ")", [fields, tail]
+    # from_db below takes the values in concrete field order, the primary key first.
+    assert meta.concrete_fields[0].primary_key
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    returning = connection.features.can_return_columns_from_insert
+    # Names from model meta, never from input.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    if returning:
+        sql += f" RETURNING {quote(str(meta.pk.column))}"  # type: ignore[union-attr]
+    return _DocumentPlan(
+        sql=sql,
+        returning=returning,
+        fields=fields,
+        defaults=[f.get_default() for f in fields],
+        datetimes=frozenset(f.name for f in fields if f.get_internal_type() == "DateTimeField"),
+    )
 
 
-# Rows per multi-row INSERT: far below SQLite's 32766 variables for any model here.
+def _insert_document(values: dict[str, Any]) -> StockDocument:
+    """INSERT one StockDocument from field values; the saved instance, related cached."""
+    plan = _document_plan(connection.vendor)
+    ops = connection.ops
+    python_values: list[Any] = [None]  # the primary key, set below
+    params: list[Any] = []
+    related: list[tuple[Any, Model]] = []
+    for field, default in zip(plan.fields, plan.defaults, strict=True):
+        value = values.get(field.name, default)
+        if field.is_relation and isinstance(value, Model):
+            related.append((field, value))
+            value = value.pk
+        python_values.append(value)
+        if value is None:
+            params.append(None)
+        elif field.name in plan.datetimes:
+            params.append(ops.adapt_datetimefield_value(value))
+        elif isinstance(value, str):
+            # str(): a TextChoices member is stored as its value, whatever the driver.
+            params.append(str(value) if type(value) is not str else value)
+        else:
+            params.append(field.get_db_prep_save(value, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(plan.sql, params)
+        python_values[0] = cursor.fetchone()[0] if plan.returning else cursor.lastrowid
+    # Positional construction is Model.__init__'s fast path (what from_db uses).
+    document = StockDocument.from_db(connection.alias, None, python_values)  # type: ignore[arg-type]
+    for field, obj in related:
+        field.set_cached_value(document, obj)
+    return document
+
+
+_LINE_COLUMNS = (
+    "document",
+    "item",
+    "lot",
+    "quantity",
+    "pack",
+    "pack_count",
+    "request_line",
+    "note",
+)
+# Rows per multi-row INSERT: far below SQLite's 32766 variables.
 _INSERT_CHUNK = 200
 
 
-def insert_rows(objects: Sequence[Model]) -> None:
-    """INSERT new model instances with prepared SQL and set their primary keys.
+@cache
+def _lines_sql(rows: int) -> str:
+    meta = DocumentLine._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(meta.get_field(name).column)) for name in _LINE_COLUMNS)  # type: ignore[union-attr]
+    marks = "(" + ", ".join(["%s"] * len(_LINE_COLUMNS)) + ")"
+    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([marks] * rows)}"  # noqa: S608
 
-    What ``Model.save()`` does for a plain insert (``pre_save`` fills auto_now fields,
-    values are prepared for the database) without compiling a query each time. For the
-    ledger's hot path only: no signals, no validation (the action validated).
-    """
-    if not objects:
-        return
-    model = type(objects[0])
-    returning = connection.features.can_return_columns_from_insert
-    head, row_marks, (fields, tail) = _insert_plan(model, connection.vendor, returning)
-    pk_attname = model._meta.pk.attname  # type: ignore[union-attr]
+
+def _insert_lines(document_id: int, lines: Sequence[LineLike]) -> None:
+    rows = [
+        (
+            document_id,
+            line.item.pk,
+            line.lot.pk,
+            line.quantity,
+            line.pack.pk if line.pack is not None else None,
+            line.pack_count,
+            line.request_line.pk if line.request_line is not None else None,
+            line.note[:200],
+        )
+        for line in lines
+    ]
     with connection.cursor() as cursor:
-        for start in range(0, len(objects), _INSERT_CHUNK):
-            chunk = objects[start : start + _INSERT_CHUNK]
-            params: list[Any] = []
-            for obj in chunk:
-                for f in fields:
-                    value = f.pre_save(obj, True)
-                    # None needs no preparation (most of a document's foreign keys).
-                    params.append(None if value is None else f.get_db_prep_save(value, connection))
-            sql = f"{head} VALUES {', '.join([row_marks] * len(chunk))}{tail}"
-            cursor.execute(sql, params)
-            if returning:
-                ids = [row[0] for row in cursor.fetchall()]
-            else:  # pragma: no cover - every supported database returns ids
-                assert len(chunk) == 1
-                ids = [cursor.lastrowid]
-            for obj, pk in zip(chunk, ids, strict=True):
-                setattr(obj, pk_attname, pk)
-                obj._state.adding = False
-                obj._state.db = connection.alias
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
+            cursor.execute(_lines_sql(len(chunk)), [value for row in chunk for value in row])
 
 
 def _region_codes(document: StockDocument, location_ids: set[int]) -> dict[int, str]:

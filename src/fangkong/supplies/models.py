@@ -306,8 +306,9 @@ class StockDocument(ScopedModel):
     reversal_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
     )
-    # A double-submitted form carries the same key and posts once.
-    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # A double-submitted form carries the same key and posts once (unique_idempotency_key:
+    # partial, so a posting without a key writes no index entry).
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -356,6 +357,13 @@ class StockDocument(ScopedModel):
                 )
             ),
         ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="unique_idempotency_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -372,8 +380,9 @@ class DocumentLine(models.Model):
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
     lot = models.ForeignKey(Lot, on_delete=models.PROTECT, db_index=False, related_name="+")
     quantity = models.BigIntegerField(_("quantity"))
+    # Mostly empty (units entered loose): indexed only where set (docline_pack_idx).
     pack = models.ForeignKey(
-        Pack, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Pack, null=True, blank=True, on_delete=models.PROTECT, db_index=False, related_name="+"
     )
     pack_count = models.PositiveIntegerField(_("packs"), null=True, blank=True)
     request_line = models.ForeignKey(
@@ -398,7 +407,8 @@ class DocumentLine(models.Model):
                 fields=["request_line"],
                 condition=Q(request_line__isnull=False),
                 name="docline_request_line_idx",
-            )
+            ),
+            models.Index(fields=["pack"], condition=Q(pack__isnull=False), name="docline_pack_idx"),
         ]
 
     def __str__(self) -> str:

@@ -36,7 +36,7 @@ from fangkong.supplies.models import (
     StockDocument,
     SupplyRequestLine,
 )
-from fangkong.supplies.numbering import next_number
+from fangkong.supplies.numbering import next_document_number
 from fangkong.supplies.quantities import MAX_QUANTITY
 from fangkong.supplies.retry import with_retry
 
@@ -305,44 +305,47 @@ def _post(
     fields["note"] = (fields["note"] or "").strip()[:NOTE_MAX]
     when = effective_at or timezone.now()
     with transaction.atomic():
-        document = StockDocument(
-            number=next_number(DOCUMENT_PREFIX[DocumentKind(kind)]),
-            kind=kind,
-            region_code=region_code,
-            counterpart_region_code=counterpart,
-            source=source,
-            destination=destination,
-            effective_at=when,
-            idempotency_key=idempotency_key,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        values = {
+            "number": next_document_number(DOCUMENT_PREFIX[DocumentKind(kind)]),
+            "kind": kind,
+            "region_code": region_code,
+            "counterpart_region_code": counterpart,
+            "source": source,
+            "destination": destination,
+            "effective_at": when,
+            "idempotency_key": idempotency_key,
+            "created_by": actor if getattr(actor, "is_authenticated", False) else None,
             **fields,
-        )
+        }
         if fields.get("stock_count") is not None:
             # A closed or cancelled stock-take takes no more postings (lock order: number,
             # then the count row).
             from fangkong.supplies.actions.counts import ensure_count_open
 
             ensure_count_open(fields["stock_count"])
-        rows = [
-            DocumentLine(
-                item=line.item,
-                lot=line.lot,
-                quantity=line.quantity,
-                pack=line.pack,
-                pack_count=line.pack_count,
-                request_line=line.request_line,
-                note=line.note[:200],
-            )
-            for line in lines
-        ]
         _record_fulfilment(lines, +1)
+
+        def audit_posting(document: StockDocument) -> None:
+            audit.record_fast(
+                actor,
+                f"supplies.post_{kind}",
+                object_type=_DOCUMENT_TYPE,
+                object_id=str(document.pk),
+                object_repr=document.number,
+                region_code=region_code,
+                after=document_summary(document, lines),
+            )
+
         # Inserted already posted, with its lines and movements: the ledger's fast path
-        # (no draft insert then status update, no ORM query compilation per posting).
-        ledger.create_posted_document(document, rows, actor=actor)
-        audit.record(
-            actor, f"supplies.post_{kind}", document, after=document_summary(document, lines)
+        # (prepared SQL, no draft insert then status update, no model instance per line).
+        # The audit entry is written before the balances are locked.
+        document, _postings = ledger.post_new_document(
+            values, lines, actor=actor, before_balances=audit_posting
         )
     return document
+
+
+_DOCUMENT_TYPE = StockDocument._meta.label_lower
 
 
 def document_summary(document: StockDocument, lines: Sequence[LineInput]) -> dict[str, Any]:
@@ -417,7 +420,7 @@ def _reverse(
             )
         now = timezone.now()
         reversal = StockDocument.objects.create(
-            number=next_number(DOCUMENT_PREFIX[DocumentKind.REVERSAL]),
+            number=next_document_number(DOCUMENT_PREFIX[DocumentKind.REVERSAL]),
             kind=DocumentKind.REVERSAL,
             region_code=original.region_code,
             counterpart_region_code=original.counterpart_region_code,

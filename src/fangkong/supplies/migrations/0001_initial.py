@@ -4,6 +4,24 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# Stock document numbers on PostgreSQL come from one SEQUENCE per prefix
+# (supplies.numbering.next_document_number); SQLite uses the DocumentSequence rows.
+DOCUMENT_PREFIXES = ("RK", "CK", "DB", "TZ", "CX")
+
+
+def create_number_sequences(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for prefix in DOCUMENT_PREFIXES:
+        schema_editor.execute(f"CREATE SEQUENCE IF NOT EXISTS supplies_docno_{prefix.lower()}")
+
+
+def drop_number_sequences(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for prefix in DOCUMENT_PREFIXES:
+        schema_editor.execute(f"DROP SEQUENCE IF EXISTS supplies_docno_{prefix.lower()}")
+
 
 class Migration(migrations.Migration):
 
@@ -283,7 +301,7 @@ class Migration(migrations.Migration):
                 ('recipient_name', models.CharField(blank=True, max_length=120, verbose_name='recipient')),
                 ('reason', models.CharField(blank=True, choices=[('damaged', 'Damaged'), ('expired', 'Expired'), ('lost', 'Lost'), ('found', 'Found'), ('count', 'Stock-take difference'), ('shortfall', 'Delivery shortfall')], max_length=16, verbose_name='reason')),
                 ('note', models.TextField(blank=True, verbose_name='note')),
-                ('idempotency_key', models.CharField(blank=True, max_length=64, null=True, unique=True)),
+                ('idempotency_key', models.CharField(blank=True, max_length=64, null=True)),
                 ('created_by', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('delivery_run', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='documents', to='supplies.deliveryrun')),
                 ('destination', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='supplies.location')),
@@ -393,7 +411,7 @@ class Migration(migrations.Migration):
                 ('note', models.CharField(blank=True, max_length=200, verbose_name='note')),
                 ('item', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='supplies.item')),
                 ('lot', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='supplies.lot')),
-                ('pack', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='supplies.pack')),
+                ('pack', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='supplies.pack')),
                 ('document', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='supplies.stockdocument')),
                 ('request_line', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='issue_lines', to='supplies.supplyrequestline')),
             ],
@@ -542,6 +560,14 @@ class Migration(migrations.Migration):
             model_name='documentline',
             index=models.Index(condition=models.Q(('request_line__isnull', False)), fields=['request_line'], name='docline_request_line_idx'),
         ),
+        migrations.AddIndex(
+            model_name='documentline',
+            index=models.Index(condition=models.Q(('pack__isnull', False)), fields=['pack'], name='docline_pack_idx'),
+        ),
+        migrations.AddConstraint(
+            model_name='stockdocument',
+            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key__isnull', False)), fields=('idempotency_key',), name='unique_idempotency_key'),
+        ),
         migrations.AddConstraint(
             model_name='documentline',
             constraint=models.CheckConstraint(condition=models.Q(('quantity', 0), _negated=True), name='document_line_nonzero'),
@@ -554,4 +580,5 @@ class Migration(migrations.Migration):
             model_name='deliverystopline',
             constraint=models.CheckConstraint(condition=models.Q(('delivered__isnull', True), ('delivered__lte', models.F('planned')), _connector='OR'), name='delivered_not_over_planned'),
         ),
+        migrations.RunPython(create_number_sequences, drop_number_sequences),
     ]
