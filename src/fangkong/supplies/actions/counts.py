@@ -236,10 +236,11 @@ def add_count_line(
 
 
 def _lock_number_counter(prefix: str) -> None:
-    """Take the day's number counter row first, as every posting does (D22 lock order).
+    """Take the day's number counter row before the count row and the balances.
 
-    ``post_stock_document`` increments it later in this transaction; taking it before
-    the count row and balances keeps the order a posting uses, so none can deadlock us.
+    On SQLite ``post_stock_document`` increments this row later in the transaction, so
+    taking it first keeps the lock order every posting uses (D22). On PostgreSQL stock
+    numbers come from sequences (D25) and the row only serializes the day's closes.
     """
     key = f"{prefix}{timezone.localdate():%Y%m%d}"
     DocumentSequence.objects.bulk_create([DocumentSequence(key=key)], ignore_conflicts=True)
