@@ -158,3 +158,21 @@ def test_worker_start_cleans(data_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(worker, "call_command", lambda *a, **kw: calls.append(kw))
     call_command("worker", "--batch")
     assert not old.exists() and calls
+
+
+def test_a_long_running_worker_cleans_from_time_to_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fangkong.core import jobs
+
+    calls: list[int] = []
+    monkeypatch.setattr(
+        "fangkong.core.importing.retention.clean_old_files", lambda: calls.append(1)
+    )
+    monkeypatch.setitem(jobs._last_cleanup, "at", jobs.time.monotonic())
+    jobs._clean_now_and_then()
+    assert calls == []  # cleaned recently (at start)
+    monkeypatch.setitem(
+        jobs._last_cleanup, "at", jobs.time.monotonic() - jobs.CLEANUP_INTERVAL_SECONDS - 1
+    )
+    jobs._clean_now_and_then()
+    jobs._clean_now_and_then()
+    assert calls == [1]  # once per interval

@@ -39,6 +39,10 @@ JOB_KINDS: dict[str, JobHandler] = {}
 # Progress is written to the database at most this often; a job may call update() per row.
 PROGRESS_WRITE_SECONDS = 0.5
 MAX_MESSAGES = 200
+# A worker that runs for months still clears old uploads: at most once per interval, from
+# the next job it runs (it also cleans at start, see the worker command).
+CLEANUP_INTERVAL_SECONDS = 3600
+_last_cleanup = {"at": time.monotonic()}
 
 
 def job_kind(name: str) -> Callable[[JobHandler], JobHandler]:
@@ -145,6 +149,7 @@ def execute(job: Job, bar: Any = None) -> Job:
 def run_job(job_id: str) -> str:
     """The django-tasks entry point: one job by id."""
     sweep_stale_jobs()
+    _clean_now_and_then()
     try:
         job = Job.objects.get(pk=job_id)
     except Job.DoesNotExist:
@@ -152,6 +157,18 @@ def run_job(job_id: str) -> str:
     if job.status != JobStatus.QUEUED:
         return str(job.status)
     return str(execute(job).status)
+
+
+def _clean_now_and_then() -> None:
+    if time.monotonic() - _last_cleanup["at"] < CLEANUP_INTERVAL_SECONDS:
+        return
+    _last_cleanup["at"] = time.monotonic()
+    from fangkong.core.importing.retention import clean_old_files  # it imports this module
+
+    try:
+        clean_old_files()
+    except OSError:  # a full or read-only disk must not fail the job it ran before
+        logger.exception("cleaning old uploads failed")
 
 
 def sweep_stale_jobs(now: dt.datetime | None = None) -> int:
