@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -221,11 +222,11 @@ def test_api_create_and_patch(hq_client: Any) -> None:
 
 def test_actions_check_permission(regions: Any, make_user: Any) -> None:
     officer = make_user(role=OFFICER, region=GAOZHUANG)
-    with pytest.raises(actions.PermissionDenied):
+    with pytest.raises(PermissionDenied):
         actions.create_key_group(actor=officer, code="abc", name="abc")
-    with pytest.raises(actions.PermissionDenied):
+    with pytest.raises(PermissionDenied):
         actions.update_key_group(actor=officer, group=_child(), name="x")
-    with pytest.raises(actions.PermissionDenied):
+    with pytest.raises(PermissionDenied):
         actions.set_key_group_active(actor=officer, group=_child(), active=False)
     group = actions.create_key_group(actor=None, code="abc", name="系统添加")
     assert AuditEntry.objects.get(action="people.create_key_group").actor_name == "system"

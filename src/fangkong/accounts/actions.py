@@ -33,7 +33,12 @@ from fangkong.accounts.validation import (
 )
 from fangkong.core import audit
 from fangkong.core.api import TOKEN_PREFIX, hash_secret
-from fangkong.core.scoping import forget_cached_scope, has_permission, scope_codes
+from fangkong.core.scoping import (
+    forget_cached_scope,
+    has_permission,
+    require_permission,
+    scope_codes,
+)
 
 EDITABLE_FIELDS = ("display_name", "phone", "organization", "region_code", "email")
 TOKEN_NAME_MAX = 64
@@ -43,8 +48,9 @@ TOKEN_NAME_MAX = 64
 
 
 def _require_manager(actor: Any) -> None:
-    if actor is not None and not has_permission(actor, Perm.MANAGE_USERS):
-        raise PermissionDenied(_("Your role does not allow managing users."))
+    require_permission(
+        actor, Perm.MANAGE_USERS, None, message=_("Your role does not allow managing users.")
+    )
 
 
 def _require_manages(actor: Any, user: User) -> None:

@@ -84,6 +84,16 @@ def restrict(
     return queryset.filter(condition)
 
 
+def require_permission(
+    actor: Any, permission: str, region_code: str | None = None, message: str | None = None
+) -> None:
+    """For actions: PermissionDenied unless ``actor`` holds ``permission`` (over
+    ``region_code`` when given). ``actor`` None is the system (the demo, the operator's
+    CLI, jobs), which may do anything."""
+    if actor is not None and not has_permission(actor, permission, region_code):
+        raise PermissionDenied(message) if message else PermissionDenied
+
+
 def ensure_permission_somewhere(user: Any, permission: str) -> None:
     """403 for a user whose roles never grant ``permission``.
 

@@ -14,14 +14,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from fangkong.accounts.roles import Perm
 from fangkong.core import audit
 from fangkong.core.cleaning import clean_phone, clean_region_code_format, clean_text, error
-from fangkong.core.scoping import has_permission
+from fangkong.core.scoping import require_permission
 from fangkong.people.identity import (
     IdError,
     IdType,
@@ -78,8 +78,7 @@ class DuplicatePerson(ValidationError):
 
 
 def _require_edit(actor: Any, region_code: str) -> None:
-    if actor is not None and not has_permission(actor, Perm.EDIT_PEOPLE, region_code):
-        raise PermissionDenied
+    require_permission(actor, Perm.EDIT_PEOPLE, region_code)
 
 
 def _check_region(actor: Any, value: Any) -> str:
@@ -496,8 +495,7 @@ KEY_GROUP_CHANGES = ("name", "priority")
 
 
 def _require_key_groups(actor: Any) -> None:
-    if actor is not None and not has_permission(actor, Perm.MANAGE_KEY_GROUPS):
-        raise PermissionDenied
+    require_permission(actor, Perm.MANAGE_KEY_GROUPS)
 
 
 def clean_key_group_code(value: Any) -> str:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from fangkong.accounts.roles import Perm
 from fangkong.core import audit
 from fangkong.core.cleaning import clean_text
-from fangkong.core.scoping import has_permission
+from fangkong.core.scoping import require_permission
 from fangkong.geo.models import Site
 from fangkong.supplies.keys import location_for_site
 from fangkong.supplies.models import (
@@ -53,8 +53,9 @@ ITEM_FIELDS = (
 
 
 def _require_catalogue(actor: Any) -> None:
-    if actor is not None and not has_permission(actor, Perm.MANAGE_CATALOGUE):
-        raise PermissionDenied(_("You may not change the catalogue."))
+    require_permission(
+        actor, Perm.MANAGE_CATALOGUE, None, message=_("You may not change the catalogue.")
+    )
 
 
 def _clean_code(value: Any) -> str:
@@ -222,8 +223,12 @@ def set_minimum_level(
     *, actor: Any, location: Location, item: Item, quantity: Any
 ) -> MinimumLevel | None:
     """Set the minimum (安全库存) of an item at a location; 0 removes it."""
-    if actor is not None and not has_permission(actor, Perm.MANAGE_CATALOGUE, location.region_code):
-        raise PermissionDenied(_("You may not set minimum levels at this location."))
+    require_permission(
+        actor,
+        Perm.MANAGE_CATALOGUE,
+        location.region_code,
+        message=_("You may not set minimum levels at this location."),
+    )
     amount = parse_quantity(quantity, allow_zero=True)
     with transaction.atomic():
         existing = (
@@ -264,8 +269,9 @@ def set_minimum_level(
 
 def stock_location(*, actor: Any, site: Site, permission: str = Perm.POST_STOCK) -> Location:
     """The stock location of a site the actor works at, opened on first use (audited)."""
-    if actor is not None and not has_permission(actor, permission, site.region_code):
-        raise PermissionDenied(_("You may not keep stock at this site."))
+    require_permission(
+        actor, permission, site.region_code, message=_("You may not keep stock at this site.")
+    )
     existing = Location.objects.filter(site=site).first()
     if (
         existing is not None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from fangkong.accounts.roles import Perm
 from fangkong.core import audit
 from fangkong.core.cleaning import clean_text
-from fangkong.core.scoping import has_permission
+from fangkong.core.scoping import require_permission
 from fangkong.supplies.actions.documents import LineInput, post_stock_document
 from fangkong.supplies.keys import lot_for
 from fangkong.supplies.models import (
@@ -53,8 +53,7 @@ NOTE_MAX = 2000
 
 def _require(actor: Any, region_code: str) -> None:
     # actor None is the system (D3).
-    if actor is not None and not has_permission(actor, Perm.COUNT_STOCK, region_code):
-        raise PermissionDenied
+    require_permission(actor, Perm.COUNT_STOCK, region_code)
 
 
 def _user(actor: Any) -> Any:

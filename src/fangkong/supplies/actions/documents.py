@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fangkong.accounts.roles import Perm
 from fangkong.core import audit
-from fangkong.core.scoping import has_permission
+from fangkong.core.scoping import require_permission
 from fangkong.supplies import ledger
 from fangkong.supplies.models import (
     DOCUMENT_PREFIX,
@@ -293,8 +293,7 @@ def _post(
     )
     region_code = document_region(kind, source, destination)
     # actor None is the system (demo, CLI run by the operator, jobs).
-    if actor is not None and not has_permission(actor, permission, region_code):
-        raise PermissionDenied
+    require_permission(actor, permission, region_code)
     counterpart = ""
     if kind == DocumentKind.TRANSFER and destination is not None:
         counterpart = destination.region_code
@@ -397,8 +396,7 @@ def _reverse(
     note = (note or "").strip()
     if not note:
         raise ValidationError({"note": _("Say why the document is reversed.")})
-    if actor is not None and not has_permission(actor, Perm.POST_STOCK, document.region_code):
-        raise PermissionDenied
+    require_permission(actor, Perm.POST_STOCK, document.region_code)
     with transaction.atomic():
         # Lock the original first: two reversals of one document serialize here.
         original = StockDocument.objects.select_for_update().get(pk=document.pk)

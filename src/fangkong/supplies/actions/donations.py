@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +25,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from fangkong.accounts.roles import Perm
 from fangkong.core import audit
 from fangkong.core.cleaning import clean_phone, clean_text, nfkc
-from fangkong.core.scoping import has_permission
+from fangkong.core.scoping import require_permission
 from fangkong.supplies.actions.documents import LineInput, post_stock_document
 from fangkong.supplies.keys import default_lot, lot_for
 from fangkong.supplies.models import (
@@ -202,8 +202,7 @@ def _choice(value: str, choices: Any, field: str) -> str:
 
 
 def _require(actor: Any, region_code: str) -> None:
-    if actor is not None and not has_permission(actor, Perm.MANAGE_DONATIONS, region_code):
-        raise PermissionDenied
+    require_permission(actor, Perm.MANAGE_DONATIONS, region_code)
 
 
 @transaction.atomic

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from fangkong.accounts.roles import Perm
 from fangkong.core import audit
 from fangkong.core.cleaning import clean_text
-from fangkong.core.scoping import has_permission
+from fangkong.core.scoping import require_permission
 from fangkong.geo.models import Site
 from fangkong.supplies.actions.documents import LineInput, post_stock_document
 from fangkong.supplies.keys import location_for_site
@@ -118,8 +118,7 @@ def submit_request(
     note: str = "",
 ) -> SupplyRequest:
     """A new request from ``site`` (a village point, a testing site...), status submitted."""
-    if actor is not None and not has_permission(actor, Perm.REQUEST_SUPPLIES, site.region_code):
-        raise PermissionDenied
+    require_permission(actor, Perm.REQUEST_SUPPLIES, site.region_code)
     errors: dict[str, list[str]] = {}
     note = clean_text(note, max_length=NOTE_MAX, field="note", multiline=True)
     today = timezone.localdate()
@@ -187,8 +186,7 @@ def submit_request(
 @with_retry
 def cancel_request(request: SupplyRequest, *, actor: Any) -> SupplyRequest:
     """The requester withdraws a request nobody has decided yet (已撤回)."""
-    if actor is not None and not has_permission(actor, Perm.REQUEST_SUPPLIES, request.region_code):
-        raise PermissionDenied
+    require_permission(actor, Perm.REQUEST_SUPPLIES, request.region_code)
     with transaction.atomic():
         locked = _locked(request)
         if locked.status != RequestStatus.SUBMITTED:
@@ -218,8 +216,7 @@ def approve_request(
 ) -> SupplyRequest:
     """Approve each line, up to what was requested (a line missing from ``approved`` is
     approved as requested; 0 approves none of it). More than requested is an error."""
-    if actor is not None and not has_permission(actor, Perm.APPROVE_REQUESTS, request.region_code):
-        raise PermissionDenied
+    require_permission(actor, Perm.APPROVE_REQUESTS, request.region_code)
     note = clean_text(note, max_length=DECISION_NOTE_MAX, field="decision_note")
     approved = dict(approved or {})
     with transaction.atomic():
@@ -286,8 +283,7 @@ def approve_request(
 @with_retry
 def reject_request(request: SupplyRequest, *, actor: Any, note: str) -> SupplyRequest:
     """Refuse a request, saying why (the requester reads the note)."""
-    if actor is not None and not has_permission(actor, Perm.APPROVE_REQUESTS, request.region_code):
-        raise PermissionDenied
+    require_permission(actor, Perm.APPROVE_REQUESTS, request.region_code)
     note = clean_text(note, max_length=DECISION_NOTE_MAX, field="decision_note", required=True)
     with transaction.atomic():
         locked = _locked(request)
@@ -329,8 +325,7 @@ def fulfil_request(
     """Send approved goods from a depot to the request's destination: one transfer whose
     lines credit the request lines (the documents action locks them, refuses more than
     approved and refreshes the request's status)."""
-    if actor is not None and not has_permission(actor, Perm.POST_STOCK, source.region_code):
-        raise PermissionDenied
+    require_permission(actor, Perm.POST_STOCK, source.region_code)
     if idempotency_key:
         # A repeated submission returns the first transfer, whatever has happened since.
         existing = StockDocument.objects.filter(

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from fangkong.accounts.roles import Perm
 from fangkong.core import audit
 from fangkong.core.cleaning import clean_phone, clean_text
-from fangkong.core.scoping import has_permission
+from fangkong.core.scoping import has_permission, require_permission
 from fangkong.supplies.actions.documents import LineInput, post_stock_document
 from fangkong.supplies.actions.requests import FULFILLABLE, remaining
 from fangkong.supplies.models import (
@@ -87,8 +87,7 @@ class StopInput:
 
 
 def _require(actor: Any, permission: str, region_code: str) -> None:
-    if actor is not None and not has_permission(actor, permission, region_code):
-        raise PermissionDenied
+    require_permission(actor, permission, region_code)
 
 
 def _check_departure(departure_at: dt.datetime | None, errors: dict[str, list[str]]) -> None:

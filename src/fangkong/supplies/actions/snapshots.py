@@ -14,14 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fangkong.accounts.roles import Perm
 from fangkong.core import audit
-from fangkong.core.scoping import has_permission
+from fangkong.core.scoping import require_permission
 from fangkong.supplies.models import Balance, Movement, StockSnapshot
 from fangkong.supplies.retry import with_retry
 
@@ -74,8 +74,7 @@ def take_snapshot(day: dt.date, *, actor: Any = None) -> int:
             {"day": _("A snapshot can only be taken of a day that has ended.")},
             code="day_not_ended",
         )
-    if actor is not None and not has_permission(actor, Perm.VIEW_STOCK):
-        raise PermissionDenied
+    require_permission(actor, Perm.VIEW_STOCK)
     ops = connection.ops
     with transaction.atomic():
         if connection.vendor == "postgresql":
