@@ -10,7 +10,7 @@ No ``from __future__ import annotations``: ninja reads the schemas from the sign
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
@@ -19,7 +19,7 @@ from ninja.pagination import paginate
 
 from fangkong.accounts.roles import Perm
 from fangkong.core.pagination import PageNumber
-from fangkong.core.scoping import has_permission, restrict
+from fangkong.core.scoping import ensure_permission_somewhere, restrict
 from fangkong.geo.models import Site
 from fangkong.supplies.actions import catalogue as actions
 from fangkong.supplies.filters import ItemFilter
@@ -30,11 +30,6 @@ router = Router(tags=["supplies"])
 
 MAX_ID = 2**63 - 1
 Quantity = int | float | str
-
-
-def require_anywhere(request: HttpRequest, permission: str) -> None:
-    if not has_permission(request.user, permission):
-        raise PermissionDenied
 
 
 def _item(item_id: int) -> Item:
@@ -186,27 +181,27 @@ def _items() -> Any:
 @paginate(PageNumber)
 def list_items(request: HttpRequest, filters: Query[ItemQuery]) -> Any:
     """The county-wide catalogue."""
-    require_anywhere(request, Perm.VIEW_STOCK)
+    ensure_permission_somewhere(request.user, Perm.VIEW_STOCK)
     data = {k: str(v).lower() if isinstance(v, bool) else v for k, v in filters.dict().items()}
     return filtered(ItemFilter({k: v for k, v in data.items() if v is not None}, queryset=_items()))
 
 
 @router.get("/items/{int:item_id}", response=ItemOut)
 def get_item(request: HttpRequest, item_id: int) -> Item:
-    require_anywhere(request, Perm.VIEW_STOCK)
+    ensure_permission_somewhere(request.user, Perm.VIEW_STOCK)
     return _items().get(pk=_item(item_id).pk)
 
 
 @router.post("/items", response={201: ItemOut})
 def create_item(request: HttpRequest, payload: ItemIn) -> Status[Item]:
-    require_anywhere(request, Perm.MANAGE_CATALOGUE)
+    ensure_permission_somewhere(request.user, Perm.MANAGE_CATALOGUE)
     item = actions.create_item(actor=request.user, **payload.dict())
     return Status(201, _items().get(pk=item.pk))
 
 
 @router.patch("/items/{int:item_id}", response=ItemOut)
 def update_item(request: HttpRequest, item_id: int, payload: ItemPatch) -> Item:
-    require_anywhere(request, Perm.MANAGE_CATALOGUE)
+    ensure_permission_somewhere(request.user, Perm.MANAGE_CATALOGUE)
     item = _item(item_id)
     changes = payload.dict(exclude_unset=True)
     nulls = [field for field, value in changes.items() if value is None]
@@ -218,13 +213,13 @@ def update_item(request: HttpRequest, item_id: int, payload: ItemPatch) -> Item:
 
 @router.get("/items/{int:item_id}/packs", response=list[PackOut])
 def list_packs(request: HttpRequest, item_id: int) -> Any:
-    require_anywhere(request, Perm.VIEW_STOCK)
+    ensure_permission_somewhere(request.user, Perm.VIEW_STOCK)
     return list(_item(item_id).packs.order_by("-size"))
 
 
 @router.post("/items/{int:item_id}/packs", response={201: PackOut})
 def add_pack(request: HttpRequest, item_id: int, payload: PackIn) -> Status[Pack]:
-    require_anywhere(request, Perm.MANAGE_CATALOGUE)
+    ensure_permission_somewhere(request.user, Perm.MANAGE_CATALOGUE)
     pack = actions.add_pack(actor=request.user, item=_item(item_id), **payload.dict())
     return Status(201, pack)
 
@@ -232,13 +227,13 @@ def add_pack(request: HttpRequest, item_id: int, payload: PackIn) -> Status[Pack
 @router.get("/items/{int:item_id}/lots", response=list[LotOut])
 @paginate(PageNumber)
 def list_lots(request: HttpRequest, item_id: int) -> Any:
-    require_anywhere(request, Perm.VIEW_STOCK)
+    ensure_permission_somewhere(request.user, Perm.VIEW_STOCK)
     return Lot.objects.filter(item=_item(item_id)).exclude(code="").order_by("-created_at", "-id")
 
 
 @router.post("/lots/{int:lot_id}/status", response=LotOut)
 def set_lot_status(request: HttpRequest, lot_id: int, payload: LotStatusIn) -> Lot:
-    require_anywhere(request, Perm.MANAGE_CATALOGUE)
+    ensure_permission_somewhere(request.user, Perm.MANAGE_CATALOGUE)
     if not 0 < lot_id <= MAX_ID:
         raise Http404
     lot = Lot.objects.filter(pk=lot_id).first()
@@ -253,7 +248,7 @@ def set_lot_status(request: HttpRequest, lot_id: int, payload: LotStatusIn) -> L
 @router.get("/minimum-levels", response=list[MinimumOut])
 @paginate(PageNumber)
 def list_minimum_levels(request: HttpRequest, filters: Query[MinimumQuery]) -> Any:
-    require_anywhere(request, Perm.VIEW_STOCK)
+    ensure_permission_somewhere(request.user, Perm.VIEW_STOCK)
     levels = restrict(MinimumLevel.objects.all(), request.user, Perm.VIEW_STOCK)
     if filters.item_id is not None:
         levels = levels.filter(item_id=filters.item_id)
@@ -263,7 +258,7 @@ def list_minimum_levels(request: HttpRequest, filters: Query[MinimumQuery]) -> A
 @router.put("/minimum-levels", response={200: MinimumOut, 204: None})
 def set_minimum_level(request: HttpRequest, payload: MinimumIn) -> Any:
     """Set the minimum of an item at a site's stock location; quantity 0 removes it."""
-    require_anywhere(request, Perm.MANAGE_CATALOGUE)
+    ensure_permission_somewhere(request.user, Perm.MANAGE_CATALOGUE)
     site = scoped_site(request, payload.site_id, Perm.MANAGE_CATALOGUE)
     item = _item(payload.item_id)
     with transaction.atomic():
@@ -282,5 +277,5 @@ def set_minimum_level(request: HttpRequest, payload: MinimumIn) -> Any:
 @paginate(PageNumber)
 def list_locations(request: HttpRequest) -> Any:
     """Sites in the caller's scope that can hold stock, with their stock location's id."""
-    require_anywhere(request, Perm.VIEW_STOCK)
+    ensure_permission_somewhere(request.user, Perm.VIEW_STOCK)
     return stock_sites(request.user, Perm.VIEW_STOCK).select_related("stock_location")

@@ -20,6 +20,7 @@ from ninja.pagination import paginate
 
 from fangkong.accounts.roles import Perm
 from fangkong.core.pagination import PageNumber
+from fangkong.core.scoping import ensure_permission_somewhere
 from fangkong.supplies import queries_documents as queries
 from fangkong.supplies.actions.catalogue import stock_location
 from fangkong.supplies.actions.documents import (
@@ -31,7 +32,6 @@ from fangkong.supplies.api.catalogue import (
     MAX_ID,
     Quantity,
     filtered,
-    require_anywhere,
     scoped_site,
 )
 from fangkong.supplies.filters import DocumentFilter
@@ -204,7 +204,7 @@ class ReverseIn(Schema):
 @paginate(PageNumber)
 def list_documents(request: HttpRequest, filters: Query[DocumentQuery]) -> Any:
     """Documents of the caller's regions, sent or received; newest first."""
-    require_anywhere(request, Perm.VIEW_STOCK)
+    ensure_permission_somewhere(request.user, Perm.VIEW_STOCK)
     data = {k: v for k, v in filters.dict().items() if v not in (None, "")}
     return filtered(
         DocumentFilter(data, queryset=queries.list_queryset(request.user), request=request)
@@ -223,7 +223,7 @@ def _detail(document: StockDocument) -> StockDocument:
 
 @router.get("/documents/{int:document_id}", response=DocumentDetailOut)
 def get_document(request: HttpRequest, document_id: int) -> Any:
-    require_anywhere(request, Perm.VIEW_STOCK)
+    ensure_permission_somewhere(request.user, Perm.VIEW_STOCK)
     return _detail(_document(request, document_id))
 
 
@@ -286,7 +286,7 @@ def _lines(kind: str, payload: Any, reason: str = "") -> list[Any]:
 
 
 def _post(request: HttpRequest, kind: str, payload: Any, **header: Any) -> Any:
-    require_anywhere(request, Perm.POST_STOCK)
+    ensure_permission_somewhere(request.user, Perm.POST_STOCK)
     key = _key(request, payload)
     if key is not None:
         done = StockDocument.objects.filter(idempotency_key=key).first()
@@ -313,7 +313,7 @@ def _location(request: HttpRequest, site_id: int, permission: str = Perm.POST_ST
 
 @router.post("/documents/receipts", response={200: DocumentDetailOut, 201: DocumentDetailOut})
 def post_receipt(request: HttpRequest, payload: ReceiptIn) -> Any:
-    require_anywhere(request, Perm.POST_STOCK)
+    ensure_permission_somewhere(request.user, Perm.POST_STOCK)
     return _post(
         request,
         DocumentKind.RECEIPT,
@@ -326,7 +326,7 @@ def post_receipt(request: HttpRequest, payload: ReceiptIn) -> Any:
 
 @router.post("/documents/issues", response={200: DocumentDetailOut, 201: DocumentDetailOut})
 def post_issue(request: HttpRequest, payload: IssueIn) -> Any:
-    require_anywhere(request, Perm.POST_STOCK)
+    ensure_permission_somewhere(request.user, Perm.POST_STOCK)
     site = None
     if payload.recipient_site_id is not None:
         site = scoped_site(request, payload.recipient_site_id, Perm.VIEW_SITES)
@@ -348,7 +348,7 @@ def post_issue(request: HttpRequest, payload: IssueIn) -> Any:
 
 @router.post("/documents/transfers", response={200: DocumentDetailOut, 201: DocumentDetailOut})
 def post_transfer(request: HttpRequest, payload: TransferIn) -> Any:
-    require_anywhere(request, Perm.POST_STOCK)
+    ensure_permission_somewhere(request.user, Perm.POST_STOCK)
     if payload.source_site_id == payload.destination_site_id:
         raise ValidationError(
             {"destination_site_id": [_("A transfer needs two different locations.")]}
@@ -364,7 +364,7 @@ def post_transfer(request: HttpRequest, payload: TransferIn) -> Any:
 
 @router.post("/documents/adjustments", response={200: DocumentDetailOut, 201: DocumentDetailOut})
 def post_adjustment(request: HttpRequest, payload: AdjustmentIn) -> Any:
-    require_anywhere(request, Perm.POST_STOCK)
+    ensure_permission_somewhere(request.user, Perm.POST_STOCK)
     if payload.reason not in {"damaged", "expired", "lost", "found"}:
         raise ValidationError({"reason": [_("Choose damaged, expired, lost or found.")]})
     return _post(
@@ -382,7 +382,7 @@ def post_adjustment(request: HttpRequest, payload: AdjustmentIn) -> Any:
 )
 def reverse(request: HttpRequest, document_id: int, payload: ReverseIn) -> Any:
     """Post the exact opposite (冲销); a note is required. Reversing twice is refused."""
-    require_anywhere(request, Perm.POST_STOCK)
+    ensure_permission_somewhere(request.user, Perm.POST_STOCK)
     document = _document(request, document_id)
     key = _key(request, payload)
     if key is not None:
