@@ -125,6 +125,7 @@ def _mount_routers() -> None:
     from fangkong.geo.api import router as geo_router
     from fangkong.people.api import router as people_router
     from fangkong.people.import_api import router as people_import_router
+    from fangkong.screening.api import router as screening_router
     from fangkong.supplies.api import router as supplies_router
 
     api.add_router("/", core_router)
@@ -133,6 +134,7 @@ def _mount_routers() -> None:
     api.add_router("/people", people_router)
     api.add_router("/people/import", people_import_router)
     api.add_router("/supplies", supplies_router)
+    api.add_router("/screening", screening_router)
 
 
 _mount_routers()

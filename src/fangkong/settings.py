@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "fangkong.accounts",
     "fangkong.people",
     "fangkong.supplies",
+    "fangkong.screening",
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,7 @@ urlpatterns = [
     path("geo/", include("fangkong.geo.urls")),
     path("people/", include("fangkong.people.urls")),
     path("supplies/", include("fangkong.supplies.urls")),
+    path("screening/", include("fangkong.screening.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/v1/", api.urls),
     path("api/docs", RedirectView.as_view(url="/api/v1/docs", permanent=False)),

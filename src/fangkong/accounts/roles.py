@@ -22,6 +22,7 @@ class Role(models.TextChoices):
     INSPECTOR = "inspector", _("Inspector")  # 督导
     UNIT_ADMIN = "unit_admin", _("Unit admin")  # 单位管理员
     AUDITOR = "auditor", _("Auditor")  # 审计
+    SAMPLER = "sampler", _("Sampler")  # 采样扫码员
 
 
 class Perm:
@@ -49,6 +50,11 @@ class Perm:
     CONFIRM_DELIVERIES = "supplies.confirm_deliveries"
     COUNT_STOCK = "supplies.count_stock"
     MANAGE_DONATIONS = "supplies.manage_donations"
+    VIEW_SCREENING = "screening.view"
+    SAMPLE = "screening.sample"
+    MANAGE_ROUNDS = "screening.manage_rounds"
+    IMPORT_RESULTS = "screening.import_results"
+    TRACE_POSITIVES = "screening.trace"
 
 
 PERMISSION_LABELS: dict[str, StrOrPromise] = {
@@ -74,6 +80,11 @@ PERMISSION_LABELS: dict[str, StrOrPromise] = {
     Perm.CONFIRM_DELIVERIES: _("Confirm deliveries at a stop"),
     Perm.COUNT_STOCK: _("Run stock-takes"),
     Perm.MANAGE_DONATIONS: _("Record donations and print acknowledgements"),
+    Perm.VIEW_SCREENING: _("View testing rounds, tubes, coverage and the round dashboard"),
+    Perm.SAMPLE: _("Open tubes, scan people into them, pack boxes and hand them to a lab"),
+    Perm.MANAGE_ROUNDS: _("Plan, start and close testing rounds"),
+    Perm.IMPORT_RESULTS: _("Import lab results"),
+    Perm.TRACE_POSITIVES: _("Trace positive tubes: members, re-sampling and control"),
 }
 
 _EVERYONE = frozenset({Perm.VIEW_REGIONS, Perm.VIEW_SITES})
@@ -89,6 +100,18 @@ _DEPOT = frozenset(
         Perm.CONFIRM_DELIVERIES,
         Perm.COUNT_STOCK,
         Perm.MANAGE_DONATIONS,
+    }
+)
+
+# Mass testing: whoever works a site samples; townships and HQ run rounds and results;
+# villages trace their own members of a positive tube.
+_SCREENING_ALL = frozenset(
+    {
+        Perm.VIEW_SCREENING,
+        Perm.SAMPLE,
+        Perm.MANAGE_ROUNDS,
+        Perm.IMPORT_RESULTS,
+        Perm.TRACE_POSITIVES,
     }
 )
 
@@ -108,6 +131,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         Perm.MANAGE_CATALOGUE,
         Perm.REQUEST_SUPPLIES,
         Perm.APPROVE_REQUESTS,
+        *_SCREENING_ALL,
     },
     Role.TOWNSHIP_OFFICER: _EVERYONE
     | _LEDGER
@@ -119,6 +143,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         Perm.VIEW_AUDIT,
         Perm.REQUEST_SUPPLIES,
         Perm.APPROVE_REQUESTS,
+        *_SCREENING_ALL,
     },
     # Cadres phone their villagers daily, so they may reveal (each reveal is logged),
     # but a whole-village export stays with the township.
@@ -130,14 +155,20 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         Perm.POST_STOCK,
         Perm.REQUEST_SUPPLIES,
         Perm.CONFIRM_DELIVERIES,
+        Perm.VIEW_SCREENING,
+        Perm.SAMPLE,
+        Perm.TRACE_POSITIVES,
     },
     Role.WAREHOUSE_KEEPER: _EVERYONE | _DEPOT | {Perm.MANAGE_CATALOGUE, Perm.EXPORT},
     # Inspectors check ledgers on their visits (台账督导) but change nothing.
-    Role.INSPECTOR: _EVERYONE | {Perm.VIEW_PEOPLE, Perm.VIEW_STOCK},
+    Role.INSPECTOR: _EVERYONE | {Perm.VIEW_PEOPLE, Perm.VIEW_STOCK, Perm.VIEW_SCREENING},
     # A unit (e.g. 安阳市社科联) records what it gives and prints the acknowledgement; its
     # assignment is often city-wide, so it does not see the depots' stock.
     Role.UNIT_ADMIN: _EVERYONE | {Perm.MANAGE_DONATIONS},
     Role.AUDITOR: _EVERYONE | {Perm.VIEW_AUDIT, Perm.VIEW_ACCESS_LOG, Perm.VIEW_STOCK},
+    # A sampler (often a volunteer or a medical worker from outside) scans at the sites of
+    # the region they are assigned to; the scan shows a masked identity only.
+    Role.SAMPLER: _EVERYONE | {Perm.VIEW_SCREENING, Perm.SAMPLE},
 }
 
 

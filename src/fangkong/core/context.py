@@ -29,6 +29,8 @@ NAVIGATION: list[NavEntry] = [
     NavEntry(_("Sites"), "geo:site_list", Perm.VIEW_SITES, "geo-alt"),
     NavEntry(_("People"), "people:person_list", Perm.VIEW_PEOPLE, "person-vcard"),
     NavEntry(_("Import"), "people:import_upload", Perm.IMPORT_PEOPLE, "upload"),
+    NavEntry(_("Testing"), "screening:round_list", Perm.VIEW_SCREENING, "eyedropper"),
+    NavEntry(_("Positives"), "screening:case_list", Perm.TRACE_POSITIVES, "exclamation-octagon"),
     NavEntry(_("Supplies"), "supplies:home", Perm.VIEW_STOCK, "box-seam"),
     NavEntry(_("Donations"), "supplies:donation_list", Perm.MANAGE_DONATIONS, "gift"),
     NavEntry(_("Users"), "accounts:user_list", Perm.MANAGE_USERS, "people"),

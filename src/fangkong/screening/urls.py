@@ -1,0 +1,14 @@
+"""Mass-testing pages under /screening/: each area's view module brings its own patterns."""
+
+from __future__ import annotations
+
+from fangkong.screening.views import results, rounds, sampling, tracing
+
+app_name = "screening"
+
+urlpatterns = [
+    *rounds.urlpatterns,  # "" is the round list
+    *sampling.urlpatterns,
+    *results.urlpatterns,
+    *tracing.urlpatterns,
+]

@@ -1,0 +1,1 @@
+"""Mass-testing pages under /screening/, one module per area."""

@@ -1,0 +1,7 @@
+"""Placeholder: filled by the sampling work."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
