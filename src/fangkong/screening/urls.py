@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fangkong.screening.views import results, rounds, sampling, tracing
+from fangkong.screening.views import boxes, results, rounds, sampling, tracing
 
 app_name = "screening"
 
 urlpatterns = [
     *rounds.urlpatterns,  # "" is the round list
     *sampling.urlpatterns,
+    *boxes.urlpatterns,
     *results.urlpatterns,
     *tracing.urlpatterns,
 ]
