@@ -33,6 +33,7 @@ def test_demo_builds_and_rebuilds_without_duplicates() -> None:
     assert Site.objects.count() == len(SITES) + len(VILLAGE_POINTS)
     assert Site.objects.filter(kind="warehouse", region_code="410523106").exists()
     _check_supplies()
+    _check_screening()
     for login in LOGINS:
         user = User.objects.get(username=login.username)
         assert user.check_password("fangkong-demo")
@@ -80,3 +81,36 @@ def test_demo_names_are_generated_not_the_seeds() -> None:
     real_people = {"周春堂", "吴家清", "赵鹏", "唐春艳"}
     names = set(User.objects.values_list("display_name", flat=True))
     assert not names & real_people
+
+
+def _check_screening() -> None:
+    """第9轮 over 高庄镇 in progress: finished and lagging villages, one pool positive traced."""
+    from fangkong.screening.models import (
+        CaseStatus,
+        PositiveCase,
+        ResampleTask,
+        Round,
+        RoundStatus,
+        RoundTarget,
+        Sample,
+        TestResult,
+    )
+
+    round_ = Round.objects.get(name="第9轮全员核酸")
+    assert round_.status == RoundStatus.SAMPLING
+    assert round_.target_count == RoundTarget.objects.filter(round=round_).count() > 1000
+
+    def share(code: str) -> float:
+        rows = RoundTarget.objects.filter(round=round_, region_code=code)
+        return rows.exclude(first_sampled_at=None).count() / rows.count()
+
+    assert share("410522116215") > 0.95  # 蒋台屯村 finished
+    assert share("410522116216") < 0.5  # 遵贵屯村 lags
+    assert Sample.objects.filter(round=round_, out_of_area=True).count() == 1
+    case = PositiveCase.objects.get(round=round_)
+    assert case.status == CaseStatus.OPEN
+    assert case.result == TestResult.POOL_POSITIVE
+    tasks = ResampleTask.objects.filter(case=case)
+    assert tasks.count() == case.member_count == 10
+    assert set(tasks.values_list("region_code", flat=True)) == {"410522116220"}
+    assert tasks.exclude(controlled_at=None).count() == 3

@@ -19,8 +19,12 @@ COMMANDS: dict[str, str] = {
     "restore": "restore the database from FILE",
     "check": "check the installation",
     "cleanup": "delete old import uploads and job files: cleanup [--days N] [--dry-run]",
-    "import": "import a ledger: import people FILE [--region CODE] [--dry-run] [--errors OUT.xlsx]",
+    "import": (
+        "import a file: import people FILE [--region CODE] [--dry-run] [--errors OUT.xlsx]"
+        " | import lab-results FILE [--dry-run] [--errors OUT.xlsx]"
+    ),
     "stock": "stock ledger: stock verify | receive FILE | issue FILE --location SITE | snapshot",
+    "screening": "mass testing: screening trace TUBE [--reveal]",
 }
 
 

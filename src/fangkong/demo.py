@@ -51,6 +51,7 @@ LOGINS = [
     DemoLogin("dongzhengsi", Role.VILLAGE_CADRE, DONGZHENGSI, "东正寺村村干部"),
     DemoLogin("erjie", Role.VILLAGE_CADRE, FUDAO_ERJIE, "伏道二街村村干部"),
     DemoLogin("depot", Role.WAREHOUSE_KEEPER, FUDAO, "伏道镇物资库仓管员", True),
+    DemoLogin("sampler", Role.SAMPLER, ZUNGUITUN, "遵贵屯村采样点扫码员"),
     DemoLogin("inspector", Role.INSPECTOR, GAOZHUANG, "高庄镇督导", True),
     DemoLogin("unitadmin", Role.UNIT_ADMIN, ANYANG_CITY, "安阳市社科联单位管理员", True),
     DemoLogin("auditor", Role.AUDITOR, ANYANG_COUNTY, "安阳县审计"),
@@ -157,12 +158,19 @@ def make_supplies(ctx: DemoContext) -> None:
     populate(ctx)
 
 
+def make_screening(ctx: DemoContext) -> None:
+    from fangkong.screening.demo import populate
+
+    populate(ctx)
+
+
 STEPS: list[Callable[[DemoContext], None]] = [
     load_regions,
     make_sites,
     make_users,
     make_people,
     make_supplies,
+    make_screening,
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fangkong.screening.views import boxes, results, rounds, sampling, tracing
+from fangkong.screening.views import boxes, cards, results, rounds, sampling, tracing
 
 app_name = "screening"
 
@@ -12,4 +12,5 @@ urlpatterns = [
     *boxes.urlpatterns,
     *results.urlpatterns,
     *tracing.urlpatterns,
+    *cards.urlpatterns,
 ]

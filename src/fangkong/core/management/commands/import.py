@@ -1,8 +1,11 @@
-"""`fangkong import people FILE [--region CODE] [--dry-run] [--errors OUT.xlsx]`.
+"""`fangkong import people FILE [--region CODE] [--dry-run] [--errors OUT.xlsx]` and
+`fangkong import lab-results FILE [--dry-run] [--errors OUT.xlsx]`.
 
 Runs the same job as the upload page, inline with a terminal progress bar; the last line
-is `imported N, updated M, unchanged K, rejected R`. Rejected rows go to --errors (the
-original columns plus the reason). Runs as the system (audited as "system").
+is `imported N, updated M, unchanged K, rejected R` for people and `results N, unknown
+tubes U, positives P` for lab results (the line before it: unchanged and rejected lines,
+then the unknown tube barcodes). Rejected rows go to --errors (the original columns plus
+the reason). Runs as the system (audited as "system").
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from django.core.management.base import CommandError, CommandParser
 
 from fangkong.core.management.base import OperatorCommand
 
-KINDS = {"people": "people.import"}
+KINDS = {"people": "people.import", "lab-results": "screening.import_results"}
+# Unknown tube barcodes printed by `import lab-results` (all of them are in --errors).
+UNKNOWN_SHOWN = 20
 
 
 class Command(OperatorCommand):
-    help = "Import a ledger file (xlsx, xls, ods or csv): import people FILE."
+    help = "Import a file (xlsx, xls, ods or csv): import people FILE | import lab-results FILE."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("kind", choices=sorted(KINDS), help="what the file holds")
@@ -48,6 +53,8 @@ class Command(OperatorCommand):
                 returncode=2,
             )
         region = options["region"]
+        if region and options["kind"] != "people":
+            raise CommandError("--region is only for people ledgers", returncode=2)
         if region:
             try:
                 region = clean_region_code_format(region)
@@ -84,7 +91,27 @@ class Command(OperatorCommand):
             self.stdout.write("no rejected rows: no error file written")
         if summary.get("dry_run"):
             self.stdout.write("dry run: nothing was written")
+        if options["kind"] == "lab-results":
+            self._lab_results_lines(summary)
+            return
         self.stdout.write(
             "imported {created}, updated {updated}, unchanged {unchanged}, "
             "rejected {rejected}".format(**summary)
+        )
+
+    def _lab_results_lines(self, summary: dict[str, Any]) -> None:
+        unknown = list(summary.get("unknown_list") or [])
+        if unknown:
+            more = summary.get("unknown_tubes", 0) - min(len(unknown), UNKNOWN_SHOWN)
+            shown = ", ".join(unknown[:UNKNOWN_SHOWN]) + (f" and {more} more" if more > 0 else "")
+            self.stdout.write(f"unknown tubes: {shown}")
+        self.stdout.write(
+            "unchanged {unchanged}, rejected {rejected}, tubes updated {tubes_updated}".format(
+                **summary
+            )
+        )
+        self.stdout.write(
+            "results {results}, unknown tubes {unknown_tubes}, positives {positives}".format(
+                **summary
+            )
         )

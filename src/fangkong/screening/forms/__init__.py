@@ -1,0 +1,1 @@
+"""Forms of the mass-testing pages, one module per area."""
