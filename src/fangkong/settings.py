@@ -56,6 +56,18 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+# Token-authenticated API calls (a path under /api/v1/ with "Authorization: Bearer fk_..."
+# or "X-API-Token: fk_...") run through this shorter list instead (fangkong.wsgi routes
+# them): security headers, request id for audit entries and logs, the language from
+# Accept-Language, host checks and Content-Length. Sessions, CSRF, authentication from
+# the session, messages, htmx, axes and X-Frame-Options serve browsers only; the token
+# is the caller's identity. Browser calls to the API keep the full MIDDLEWARE.
+API_TOKEN_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "fangkong.core.middleware.RequestIdMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
 
 ROOT_URLCONF = "fangkong.urls"
 WSGI_APPLICATION = "fangkong.wsgi.application"

@@ -24,7 +24,17 @@ def test_village_cadre_menu(regions, make_user, client_for) -> None:
 
     client = client_for(make_user(role=Role.VILLAGE_CADRE, region=JIANGTAITUN))
     with translation.override("en"):
-        assert _menu(client) == {"Home", "Regions", "Sites", "People", "Import", "Supplies", "Jobs"}
+        assert _menu(client) == {
+            "Home",
+            "Regions",
+            "Sites",
+            "People",
+            "Import",
+            "Testing",
+            "Positives",
+            "Supplies",
+            "Jobs",
+        }
 
 
 def test_hq_menu(regions, make_user, client_for) -> None:
@@ -38,6 +48,8 @@ def test_hq_menu(regions, make_user, client_for) -> None:
             "Sites",
             "People",
             "Import",
+            "Testing",
+            "Positives",
             "Supplies",
             "Donations",
             "Users",
@@ -66,3 +78,11 @@ def test_auditor_menu(regions, make_user, client_for) -> None:
 def test_anonymous_has_no_menu(client_for) -> None:
     response = client_for(None).get("/accounts/login/")
     assert 'data-testid="nav"' not in response.content.decode()
+
+
+def test_sampler_menu(regions, make_user, client_for) -> None:
+    from django.utils import translation
+
+    client = client_for(make_user(role=Role.SAMPLER, region=JIANGTAITUN))
+    with translation.override("en"):
+        assert _menu(client) == {"Home", "Regions", "Sites", "Testing", "Jobs"}

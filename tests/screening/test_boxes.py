@@ -400,7 +400,9 @@ def test_handover_form(gz: Gaozhuang, tubes: list[Tube], sampler: Any, client_fo
         ({"boxes": ["abc"]}, "boxes"),
     ]
     for values, marker in bad:
-        response = client.post("/screening/handovers/new/", {**base, **values})
+        response = client.post(
+            "/screening/handovers/new/", {**base, **values}, HTTP_ACCEPT_LANGUAGE="en"
+        )
         assert response.status_code == 422, values
         assert marker in body_text(response) or "is-invalid" in body_text(response)
     assert not Handover.objects.exists()

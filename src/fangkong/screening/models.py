@@ -201,7 +201,7 @@ class Tube(ScopedModel):
             models.UniqueConstraint(fields=["barcode"], name="unique_tube_barcode"),
             models.CheckConstraint(
                 condition=Q(member_count__lte=models.F("capacity")), name="tube_not_overfull"
-            )
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,10 +1,14 @@
 """`fangkong serve [--host H] [--port P]`: granian (WSGI) plus one job worker.
 
-granian runs with --workers = CPU cores and --blocking-threads 2: DESIGN.md measured its
-default of 256 threads per worker as ~45% slower on database-bound pages, with a doubled
-p95, and exhausting PostgreSQL connections. Static files are collected into STATIC_ROOT
-and served by granian itself. SIGINT/SIGTERM go to both children; when either dies the
-other is stopped and serve exits with its code.
+granian runs with --workers = CPU cores and --blocking-threads 2 to 4 (blocking_threads):
+DESIGN.md measured its default of 256 threads per worker as ~45% slower on database-bound
+pages, with a doubled p95, and exhausting PostgreSQL connections; 2 to 4 was best. On
+PostgreSQL 4: a scan (POST /api/v1/screening/scan) waits ~2-4 ms for its commit's WAL
+flush, and with 2 threads per worker 4 requests in flight capped it at ~380/s on 2 cores;
+4 gave ~630/s with a lower p95 (3: ~550/s; 6 and 8 no better; docs/decisions.md). On
+SQLite 2: its one write lock serializes writers, so more threads only queue on it.
+Static files are collected into STATIC_ROOT and served by granian itself. SIGINT/SIGTERM
+go to both children; when either dies the other is stopped and serve exits with its code.
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ from fangkong.core.management.base import OperatorCommand
 STOP_GRACE_SECONDS = 10
 
 
+def blocking_threads() -> int:
+    """Threads per granian worker; each holds one persistent database connection."""
+    engine = settings.DATABASES["default"]["ENGINE"]
+    return 4 if engine == "django.db.backends.postgresql" else 2
+
+
 def granian_command(host: str, port: int, workers: int) -> list[str]:
     executable = shutil.which("granian", path=os.path.dirname(sys.executable)) or shutil.which(
         "granian"
@@ -43,7 +53,7 @@ def granian_command(host: str, port: int, workers: int) -> list[str]:
         "--workers",
         str(workers),
         "--blocking-threads",
-        "2",
+        str(blocking_threads()),
         "--static-path-route",
         "/static",
         "--static-path-mount",
