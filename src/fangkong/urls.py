@@ -9,7 +9,9 @@ from django.views.i18n import set_language
 from fangkong.api import api
 from fangkong.core import views as core_views
 
+# The API first: a scanner's call then tries one pattern, not every page's.
 urlpatterns = [
+    path("api/v1/", api.urls),
     path("", include("fangkong.core.urls")),
     path("accounts/", include("fangkong.accounts.urls")),
     path("geo/", include("fangkong.geo.urls")),
@@ -17,7 +19,6 @@ urlpatterns = [
     path("supplies/", include("fangkong.supplies.urls")),
     path("screening/", include("fangkong.screening.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
-    path("api/v1/", api.urls),
     path("api/docs", RedirectView.as_view(url="/api/v1/docs", permanent=False)),
     re_path(r"^api/", core_views.api_not_found),
 ]
