@@ -357,7 +357,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--people", choices=("reuse", "full"), default="reuse")
     parser.add_argument("--worker", default="")
     parser.add_argument("--arg", default="")
-    args = parser.parse_args(argv)
+    # From bench/run.py (make bench) main() gets no argv: sys.argv is run.py's.
+    args = parser.parse_args(argv if argv is not None else [])
     if args.worker:
         print(json.dumps(worker(args.worker, args.arg)))
         return
@@ -419,4 +420,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
