@@ -5,13 +5,16 @@ change does. Views call ``log_access`` for every reveal and export.
 
 Every write of the system writes an audit entry, so the entry's INSERT is prepared once
 per process (no ORM query compilation, no save() machinery: AuditEntry has no signals);
-``record_fast`` also skips the model instance, for hot paths such as stock postings.
+``record_fast`` also skips the model instance, for hot paths such as stock postings;
+``entry_row`` gives the same row's values for a hot path that runs the INSERT itself
+(on the DB-API cursor, or inside a statement of its own).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import uuid
 from collections.abc import Iterable
 from functools import cache
@@ -163,6 +166,67 @@ def record_fast(
         context_vars.request_id.get(),
         context_vars.source.get(),
     )
+
+
+def entry_row(
+    actor: Any,
+    action: str,
+    *,
+    object_type: str,
+    object_id: str,
+    object_repr: str,
+    region_code: str,
+    created_at: Any,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> list[Any]:
+    """``record_fast``'s row as values in ``entry_columns()`` order, for a caller's INSERT.
+
+    ``created_at`` is passed as the caller's driver takes it; ``before`` and ``after``
+    come back as JSON text (NULL for None, as the JSONField stores it), the same JSON
+    the field writes (PostgreSQL: cast the parameter to jsonb).
+    """
+    actor_user = actor if getattr(actor, "is_authenticated", False) else None
+    return [
+        created_at,
+        actor_user.pk if actor_user is not None else None,
+        actor_user.username if actor_user is not None else "system",
+        action,
+        object_type,
+        object_id,
+        object_repr[:200],
+        region_code,
+        _dumps(before) if before is not None else None,
+        _dumps(after) if after is not None else None,
+        context_vars.request_id.get(),
+        context_vars.source.get(),
+    ]
+
+
+def _dumps(value: Any) -> str:
+    """``json.dumps(_json_value(value))``, letting the C encoder walk the plain parts
+    (keys that are not text are written as json writes them: 1 as "1", True as "true")."""
+    try:
+        return _encode(value)
+    except TypeError:
+        # A key json cannot take (a model, a date): _json_value makes it text.
+        return json.dumps(_json_value(value))
+
+
+def _json_default(value: Any) -> Any:
+    # Only called for what json cannot encode itself: datetimes, models, sets...
+    return _json_value(value)
+
+
+# json.dumps(value, default=...) builds an encoder per call; this one is reused.
+_encode = json.JSONEncoder(default=_json_default).encode
+
+
+@cache
+def entry_columns() -> tuple[str, tuple[str, ...]]:
+    """AuditEntry's table and the columns of ``entry_row`` (quoting is the caller's)."""
+    meta = AuditEntry._meta
+    return meta.db_table, tuple(str(meta.get_field(name).column) for name in _COLUMNS)  # type: ignore[union-attr]
 
 
 _COLUMNS = (

@@ -7,9 +7,9 @@
   writers never wait on each other in a cycle;
 - a receipt into a key that has no balance row yet inserts it with ON CONFLICT, so the
   first posting for a new key is race-free;
-- a decrease is one ``UPDATE ... WHERE quantity >= n RETURNING``: the check and the write
-  are one statement and the row lock is held from there to commit. When no row comes
-  back, ``InsufficientStock`` names the item, the location and what is short. The
+- a decrease is one ``UPDATE ... WHERE quantity >= n``: the check and the write are one
+  statement and the row lock is held from there to commit. When it changes no row,
+  ``InsufficientStock`` names the item, the location and what is short. The
   ``balance_not_negative`` constraint backs this up in the database;
 - a back-dated posting (inside ``settings.STOCK_BACKDATE_HOURS``) is refused if any
   balance would have been negative at any time since, and it corrects the daily
@@ -18,29 +18,27 @@
 On SQLite the transaction is IMMEDIATE (the database's write lock is taken at BEGIN),
 which serializes writers; on PostgreSQL the UPDATEs take row locks.
 
-``post_new_document`` is the hot path of every new document: it inserts the document
-already posted, its lines and its movements with prepared SQL built once per process (no
-ORM query compilation, no model instance per line, no draft-then-update round trip),
-with every check of ``post_document`` kept. A one-line posting is: number, document,
-line, one balance statement per side, the movements, the audit entry.
+``post_new_document`` is the hot path of every new document: every check of
+``post_document`` first, then the document already posted and numbered, its lines,
+movements, audit entry and balances written straight through the database driver by
+``supplies.ledger_sql`` (on SQLite one statement per table and balance key, on
+PostgreSQL one statement plus one per further balance key).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from functools import cache
-from typing import Any, Protocol
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import Model
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fangkong.supplies import ledger_sql
 from fangkong.supplies.models import (
     Balance,
     DocumentKind,
@@ -55,21 +53,11 @@ from fangkong.supplies.models import (
     StockSnapshot,
 )
 
-_BALANCE = Balance._meta.db_table
 _MOVEMENT = Movement._meta.db_table
 
 # Table names come from model meta, never from input.
-_RECEIVE_SQL = (
-    f"INSERT INTO {_BALANCE} (location_id, item_id, lot_id, quantity, region_code, "  # noqa: S608
-    "updated_at) VALUES (%s, %s, %s, %s, %s, %s) "
-    "ON CONFLICT (location_id, item_id, lot_id) DO UPDATE SET "
-    f"quantity = {_BALANCE}.quantity + excluded.quantity, updated_at = excluded.updated_at"
-)
-_TAKE_SQL = (
-    f"UPDATE {_BALANCE} SET quantity = quantity - %s, updated_at = %s "  # noqa: S608
-    "WHERE location_id = %s AND item_id = %s AND lot_id = %s "
-    "AND quantity >= %s RETURNING quantity"
-)
+_RECEIVE_SQL = ledger_sql.RECEIVE_SQL
+_TAKE_SQL = ledger_sql.TAKE_SQL  # the row count says whether the decrease was applied
 _MOVEMENT_SQL = (
     f"INSERT INTO {_MOVEMENT} (document_id, location_id, item_id, lot_id, "  # noqa: S608
     "quantity, effective_at, recorded_at, region_code) "
@@ -87,8 +75,7 @@ _SNAPSHOT_SQL = (
 _NOW_TOLERANCE = dt.timedelta(minutes=10)
 
 
-@dataclass(frozen=True, order=True)
-class Posting:
+class Posting(NamedTuple):
     """A signed quantity for one balance key. Sorting gives the lock order."""
 
     location_id: int
@@ -145,24 +132,30 @@ def signed_postings(
     lines: Iterable[tuple[int, int, int]],
 ) -> list[Posting]:
     """``postings_for`` from plain (item id, lot id, quantity) triples."""
-    totals: dict[tuple[int, int, int], int] = defaultdict(int)
+    sides: tuple[tuple[int, int], ...]  # (location, sign) the lines move stock at
+    if kind == DocumentKind.RECEIPT:
+        assert destination_id is not None
+        sides = ((destination_id, 1),)
+    elif kind == DocumentKind.ISSUE:
+        assert source_id is not None
+        sides = ((source_id, -1),)
+    elif kind == DocumentKind.TRANSFER:
+        assert source_id is not None and destination_id is not None
+        sides = ((source_id, -1), (destination_id, 1))
+    elif kind == DocumentKind.ADJUSTMENT:
+        assert source_id is not None
+        sides = ((source_id, 1),)
+    else:
+        raise ValueError(f"post reversals with reverse_postings, not {kind}")
+    totals: dict[tuple[int, int, int], int] = {}
     for item_id, lot_id, quantity in lines:
-        if kind == DocumentKind.RECEIPT:
-            assert destination_id is not None
-            totals[(destination_id, item_id, lot_id)] += quantity
-        elif kind == DocumentKind.ISSUE:
-            assert source_id is not None
-            totals[(source_id, item_id, lot_id)] -= quantity
-        elif kind == DocumentKind.TRANSFER:
-            assert source_id is not None and destination_id is not None
-            totals[(source_id, item_id, lot_id)] -= quantity
-            totals[(destination_id, item_id, lot_id)] += quantity
-        elif kind == DocumentKind.ADJUSTMENT:
-            assert source_id is not None
-            totals[(source_id, item_id, lot_id)] += quantity
-        else:
-            raise ValueError(f"post reversals with reverse_postings, not {kind}")
-    return sorted(Posting(*key, quantity) for key, quantity in totals.items() if quantity != 0)
+        for location_id, sign in sides:
+            key = (location_id, item_id, lot_id)
+            totals[key] = totals.get(key, 0) + sign * quantity
+    postings = [Posting(*key, quantity) for key, quantity in totals.items() if quantity != 0]
+    if len(postings) > 1:
+        postings.sort()
+    return postings
 
 
 def reverse_postings(original: StockDocument) -> list[Posting]:
@@ -203,11 +196,11 @@ def check_lots_for(kind: str, lots: Iterable[Lot], today: dt.date | None = None)
     """
     if kind in (DocumentKind.ADJUSTMENT, DocumentKind.REVERSAL):
         return
-    today = today or timezone.localdate()
     for lot in lots:
-        expired = lot.status == LotStatus.EXPIRED or (
-            lot.expiry_date is not None and lot.expiry_date < today
-        )
+        expired = lot.status == LotStatus.EXPIRED
+        if not expired and lot.expiry_date is not None:
+            today = today or timezone.localdate()  # only when a lot has an expiry
+            expired = lot.expiry_date < today
         if expired:
             raise ValidationError(
                 _("Lot %(lot)s of %(item)s expired on %(date)s and cannot be moved.")
@@ -284,7 +277,7 @@ def apply_postings(
                     _TAKE_SQL,
                     [needed, stamp, posting.location_id, posting.item_id, posting.lot_id, needed],
                 )
-                if cursor.fetchone() is None:
+                if cursor.rowcount != 1:
                     _raise_insufficient(posting)
             if backdated:
                 _check_history(posting, effective_at)
@@ -338,159 +331,74 @@ class LineLike(Protocol):
     def note(self) -> str: ...
 
 
+# ---------------------------------------------------------------- the fast path
+
+
 def post_new_document(
     values: dict[str, Any],
     lines: Sequence[LineLike],
     *,
     actor: object,
-    before_balances: Callable[[StockDocument], object] | None = None,
+    prefix: str,
+    audit_action: str,
+    audit_after: dict[str, Any],
+    now: dt.datetime | None = None,
 ) -> tuple[StockDocument, list[Posting]]:
-    """Insert a new document already posted, its lines and movements. Inside a transaction.
+    """Insert a new document already posted and numbered, its lines, movements and audit
+    entry, and apply its balances. Call inside a transaction.
 
     ``values`` are StockDocument's fields by name, as the model's constructor takes them
-    (``number``, ``kind``, ``effective_at``, ``source`` as a Location...). The same checks
-    and writes as saving a draft, its lines and ``post_document``, in fewer statements:
-    every check runs before the first insert, the document is written once (status
-    posted) and comes back as a model instance holding the related objects it was given.
-    ``before_balances(document)`` runs after the inserts and before the first balance is
-    locked (the action writes its audit entry there, to hold row locks for less time).
+    (``kind``, ``source`` as a Location...), without the number: it is drawn here for
+    ``prefix`` (one of DOCUMENT_PREFIX). ``now`` is the posting time (default: the
+    clock); an ``effective_at`` that is ``now`` itself, or None, needs no time checks.
+    Every check of saving a draft and ``post_document`` runs before the first write;
+    ``ledger_sql`` then writes (balances last, in lock order). The audit entry is
+    ``audit_action`` with ``audit_after`` and the number as "after". A short decrease
+    raises ``InsufficientStock``; the caller's transaction rolls everything back.
     """
+    now = now or timezone.now()
+    effective_at = values.get("effective_at") or now
+    values["effective_at"] = effective_at
+    backdated = effective_at is not now and check_effective_time(effective_at, now)
     kind = values["kind"]
-    effective_at = values["effective_at"]
-    now = timezone.now()
-    backdated = check_effective_time(effective_at, now)
-    check_lots_for(kind, {line.lot for line in lines})
+    check_lots_for(kind, [line.lot for line in lines])
     source: Location | None = values.get("source")
     destination: Location | None = values.get("destination")
     postings = signed_postings(
         kind,
-        source.pk if source is not None else None,
-        destination.pk if destination is not None else None,
-        [(line.item.pk, line.lot.pk, line.quantity) for line in lines],
+        source.id if source is not None else None,
+        destination.id if destination is not None else None,
+        [(line.item.id, line.lot.id, line.quantity) for line in lines],
     )
     values["status"] = DocumentStatus.POSTED
-    values["posted_at"] = now
+    values["posted_at"] = values["created_at"] = values["updated_at"] = now
     values["posted_by"] = actor if getattr(actor, "is_authenticated", False) else None
-    values["created_at"] = values["updated_at"] = now
-    document = _insert_document(values)
-    _insert_lines(document.pk, lines)
-    if before_balances is not None:
-        before_balances(document)
-    region_of = {loc.pk: loc.region_code for loc in (source, destination) if loc is not None}
-    apply_postings(
-        document, postings, effective_at=effective_at, backdated=backdated, region_of=region_of
-    )
+    region_of = {loc.id: loc.region_code for loc in (source, destination) if loc is not None}
+    entry = ledger_sql.Entry(actor, audit_action, audit_after, values["region_code"])
+    db = connections[DEFAULT_DB_ALIAS]
+    write = ledger_sql.write_postgresql if db.vendor == "postgresql" else ledger_sql.write_sqlite
+    db.validate_no_broken_transaction()
+    if db.connection is None:
+        db.ensure_connection()
+    # The driver's errors become Django's (IntegrityError for a repeated idempotency key,
+    # OperationalError for a lock, which with_retry retries), as through Django's cursor.
+    with db.wrap_database_errors:
+        cursor = db.connection.cursor()
+        try:
+            document, short = write(db, cursor, values, lines, postings, prefix, region_of, entry)
+        finally:
+            cursor.close()
+    if short is not None:
+        _raise_insufficient(short)
+    if backdated:
+        for posting in postings:
+            _check_history(posting, effective_at)
+    # As in apply_postings: a posting into a day whose snapshot is taken corrects it.
+    if effective_at is not now and (
+        backdated or timezone.localdate(effective_at) < timezone.localdate(now)
+    ):
+        _correct_snapshots(postings, effective_at, region_of)
     return document, postings
-
-
-@dataclass(frozen=True)
-class _DocumentPlan:
-    """StockDocument's INSERT, built once: fields in column order, their defaults."""
-
-    sql: str
-    returning: bool
-    fields: list[Any]  # concrete fields but the primary key, in column order
-    defaults: list[Any]
-    datetimes: frozenset[str]
-
-
-@cache
-def _document_plan(vendor: str) -> _DocumentPlan:
-    meta = StockDocument._meta
-    quote = connection.ops.quote_name
-    # from_db below takes the values in concrete field order, the primary key first.
-    assert meta.concrete_fields[0].primary_key
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    returning = connection.features.can_return_columns_from_insert
-    # Names from model meta, never from input.
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
-    if returning:
-        sql += f" RETURNING {quote(str(meta.pk.column))}"  # type: ignore[union-attr]
-    return _DocumentPlan(
-        sql=sql,
-        returning=returning,
-        fields=fields,
-        defaults=[f.get_default() for f in fields],
-        datetimes=frozenset(f.name for f in fields if f.get_internal_type() == "DateTimeField"),
-    )
-
-
-def _insert_document(values: dict[str, Any]) -> StockDocument:
-    """INSERT one StockDocument from field values; the saved instance, related cached."""
-    plan = _document_plan(connection.vendor)
-    ops = connection.ops
-    python_values: list[Any] = [None]  # the primary key, set below
-    params: list[Any] = []
-    related: list[tuple[Any, Model]] = []
-    for field, default in zip(plan.fields, plan.defaults, strict=True):
-        value = values.get(field.name, default)
-        if field.is_relation and isinstance(value, Model):
-            related.append((field, value))
-            value = value.pk
-        python_values.append(value)
-        if value is None:
-            params.append(None)
-        elif field.name in plan.datetimes:
-            params.append(ops.adapt_datetimefield_value(value))
-        elif isinstance(value, str):
-            # str(): a TextChoices member is stored as its value, whatever the driver.
-            params.append(str(value) if type(value) is not str else value)
-        else:
-            params.append(field.get_db_prep_save(value, connection))
-    with connection.cursor() as cursor:
-        cursor.execute(plan.sql, params)
-        python_values[0] = cursor.fetchone()[0] if plan.returning else cursor.lastrowid
-    # Positional construction is Model.__init__'s fast path (what from_db uses).
-    document = StockDocument.from_db(connection.alias, None, python_values)  # type: ignore[arg-type]
-    for field, obj in related:
-        field.set_cached_value(document, obj)
-    return document
-
-
-_LINE_COLUMNS = (
-    "document",
-    "item",
-    "lot",
-    "quantity",
-    "pack",
-    "pack_count",
-    "request_line",
-    "note",
-)
-# Rows per multi-row INSERT: far below SQLite's 32766 variables.
-_INSERT_CHUNK = 200
-
-
-@cache
-def _lines_sql(rows: int) -> str:
-    meta = DocumentLine._meta
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(meta.get_field(name).column)) for name in _LINE_COLUMNS)  # type: ignore[union-attr]
-    marks = "(" + ", ".join(["%s"] * len(_LINE_COLUMNS)) + ")"
-    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([marks] * rows)}"  # noqa: S608
-
-
-def _insert_lines(document_id: int, lines: Sequence[LineLike]) -> None:
-    rows = [
-        (
-            document_id,
-            line.item.pk,
-            line.lot.pk,
-            line.quantity,
-            line.pack.pk if line.pack is not None else None,
-            line.pack_count,
-            line.request_line.pk if line.request_line is not None else None,
-            line.note[:200],
-        )
-        for line in lines
-    ]
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            chunk = rows[start : start + _INSERT_CHUNK]
-            cursor.execute(_lines_sql(len(chunk)), [value for row in chunk for value in row])
 
 
 def _region_codes(document: StockDocument, location_ids: set[int]) -> dict[int, str]:

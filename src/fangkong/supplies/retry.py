@@ -26,12 +26,16 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
-from django.db import OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections
 from django.db.utils import DatabaseError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: threads queue, processes poll
+    fcntl = None  # type: ignore[assignment]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -66,46 +70,73 @@ def is_retryable(exc: BaseException) -> bool:
 _turn = threading.RLock()
 _held = threading.local()
 _lock_files: dict[tuple[int, str], int] = {}
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_forked)
 
 
 def _lock_file(path: str) -> int | None:
-    """An open file next to the database, one per process (a fork reopens its own)."""
-    key = (os.getpid(), path)
-    if key not in _lock_files:
+    """An open file next to the database, one per process (a fork opens its own)."""
+    key = (_pid, path)
+    handle = _lock_files.get(key)
+    if handle is None:
         try:
-            _lock_files[key] = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            handle = _lock_files[key] = os.open(
+                f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600
+            )
         except OSError:
             return None
-    return _lock_files[key]
+    return handle
 
 
-@contextmanager
-def writer_turn() -> Iterator[None]:
-    """Wait for this writer's turn on SQLite; nothing on PostgreSQL (row locks queue)."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with _turn:
-        depth = getattr(_held, "depth", 0)
-        name = str(connection.settings_dict["NAME"])
-        handle = None
-        if depth == 0 and "memory" not in name and name != "":
-            try:
-                import fcntl
-            except ImportError:  # pragma: no cover - Windows: threads queue, processes poll
-                fcntl = None  # type: ignore[assignment]
-            handle = _lock_file(name) if fcntl is not None else None
-            if handle is not None:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-        _held.depth = depth + 1
+class writer_turn:
+    """Wait for this writer's turn on SQLite; nothing on PostgreSQL (row locks queue).
+
+    ``db`` is the connection (default: the default database's). A class rather than a
+    generator: it runs around every posting.
+    """
+
+    __slots__ = ("db", "depth", "handle", "queued")
+
+    def __init__(self, db: Any = None) -> None:
+        self.db = db if db is not None else connections[DEFAULT_DB_ALIAS]
+
+    def __enter__(self) -> None:
+        db = self.db
+        self.queued = db.vendor == "sqlite"
+        if not self.queued:
+            return
+        _turn.acquire()
         try:
-            yield
-        finally:
-            _held.depth = depth
-            if handle is not None:
-                import fcntl
+            self.depth = depth = getattr(_held, "depth", 0)
+            self.handle = None
+            if depth == 0 and fcntl is not None:
+                name = str(db.settings_dict["NAME"])
+                if "memory" not in name and name != "":
+                    self.handle = _lock_file(name)
+                    if self.handle is not None:
+                        fcntl.flock(self.handle, fcntl.LOCK_EX)
+            _held.depth = depth + 1
+        except BaseException:
+            _turn.release()
+            raise
 
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def __exit__(self, *exc_info: object) -> None:
+        if not self.queued:
+            return
+        _held.depth = self.depth
+        try:
+            if self.handle is not None:
+                fcntl.flock(self.handle, fcntl.LOCK_UN)
+        finally:
+            _turn.release()
 
 
 def with_retry(function: Callable[P, T]) -> Callable[P, T]:
@@ -116,12 +147,13 @@ def with_retry(function: Callable[P, T]) -> Callable[P, T]:
     """
 
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        if connection.in_atomic_block:
+        db = connections[DEFAULT_DB_ALIAS]
+        if db.in_atomic_block:
             return function(*args, **kwargs)
         delay = FIRST_DELAY
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                with writer_turn():
+                with writer_turn(db):
                     return function(*args, **kwargs)
             except DatabaseError as exc:
                 if attempt == ATTEMPTS or not is_retryable(exc):

@@ -2,7 +2,8 @@
 
 Every function here is an action (DESIGN rule 2): permission-checked over the document's
 region, one transaction (retried on lock errors, see ``supplies.retry``), audited. Lock
-order inside the transaction: document sequence → request lines → balances.
+order inside the transaction: stock-take and request lines → balances (a stock document's
+number takes no lasting lock: ``supplies.numbering``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -68,6 +69,26 @@ class LineInput:
     note: str = ""
 
 
+# Choices.values builds a list at each use; these are read on every posting.
+_POSTABLE_KINDS = frozenset(
+    k.value
+    for k in (
+        DocumentKind.RECEIPT,
+        DocumentKind.ISSUE,
+        DocumentKind.TRANSFER,
+        DocumentKind.ADJUSTMENT,
+    )
+)
+_RECEIPT_SOURCES = frozenset(ReceiptSource.values)
+_RECIPIENT_KINDS = frozenset(RecipientKind.values)
+_REASONS = frozenset(AdjustmentReason.values)
+_PREFIX = {str(kind): prefix for kind, prefix in DOCUMENT_PREFIX.items()}
+
+
+def _one_of(value: object, choices: frozenset[str]) -> bool:
+    return isinstance(value, str) and value in choices
+
+
 def document_region(kind: str, source: Location | None, destination: Location | None) -> str:
     """The region a document belongs to: the receiving side of a receipt, else the source."""
     owner = destination if kind == DocumentKind.RECEIPT else source
@@ -84,12 +105,7 @@ def _validate(
     recipient_kind: str,
 ) -> None:
     errors: dict[str, list[str]] = {}
-    if kind not in (
-        DocumentKind.RECEIPT,
-        DocumentKind.ISSUE,
-        DocumentKind.TRANSFER,
-        DocumentKind.ADJUSTMENT,
-    ):
+    if not _one_of(kind, _POSTABLE_KINDS):
         raise ValidationError({"kind": _("Unknown document kind.")})
     if (
         kind in (DocumentKind.ISSUE, DocumentKind.TRANSFER, DocumentKind.ADJUSTMENT)
@@ -102,11 +118,15 @@ def _validate(
         )
     if kind == DocumentKind.TRANSFER and source is not None and source == destination:
         errors.setdefault("destination", []).append(_("A transfer needs two different locations."))
-    if kind == DocumentKind.RECEIPT and receipt_source not in ReceiptSource.values:
+    if kind == DocumentKind.RECEIPT and not _one_of(receipt_source, _RECEIPT_SOURCES):
         errors.setdefault("receipt_source", []).append(_("Say how the goods were received."))
-    if kind == DocumentKind.ISSUE and recipient_kind and recipient_kind not in RecipientKind.values:
+    if (
+        kind == DocumentKind.ISSUE
+        and recipient_kind
+        and not _one_of(recipient_kind, _RECIPIENT_KINDS)
+    ):
         errors.setdefault("recipient_kind", []).append(_("Unknown recipient kind."))
-    if kind == DocumentKind.ADJUSTMENT and reason not in AdjustmentReason.values:
+    if kind == DocumentKind.ADJUSTMENT and not _one_of(reason, _REASONS):
         errors.setdefault("reason", []).append(_("An adjustment needs a reason."))
     for location in (source, destination):
         if location is not None and not location.active:
@@ -117,7 +137,7 @@ def _validate(
         errors.setdefault("lines", []).append(_("Add at least one line."))
     for index, line in enumerate(lines):
         field = f"lines.{index}.quantity"
-        if line.lot.item_id != line.item.pk:
+        if line.lot.item_id != line.item.id:
             errors.setdefault(f"lines.{index}.lot", []).append(
                 _("The lot belongs to another item.")
             )
@@ -197,10 +217,19 @@ def _record_fulfilment(lines: Sequence[LineInput], sign: int) -> None:
         refresh_request_status(request)
 
 
+# Every form posting asks this first; the answer is nearly always "none", so a bare
+# SELECT through the key's unique index answers it, and only a hit builds the document.
+# Table name from model meta, never from input.
+_KEY_SQL = f"SELECT id FROM {StockDocument._meta.db_table} WHERE idempotency_key = %s"  # noqa: S608
+
+
 def _existing_for_key(idempotency_key: str | None) -> StockDocument | None:
     if not idempotency_key:
         return None
-    return StockDocument.objects.filter(idempotency_key=idempotency_key).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_SQL, [idempotency_key])
+        row = cursor.fetchone()
+    return StockDocument.objects.filter(pk=row[0]).first() if row is not None else None
 
 
 def post_stock_document(
@@ -237,29 +266,33 @@ def post_stock_document(
     existing = _existing_for_key(idempotency_key)
     if existing is not None:
         return existing
+    # The document's own fields, gathered once (a retry re-runs _post with them).
+    fields = {
+        "receipt_source": receipt_source,
+        "supplier": supplier,
+        "donation": donation,
+        "recipient_kind": recipient_kind,
+        "recipient_site": recipient_site,
+        "recipient_household": recipient_household,
+        "recipient_person": recipient_person,
+        "recipient_name": recipient_name,
+        "reason": reason,
+        "note": note,
+        "request": request,
+        "delivery_run": delivery_run,
+        "stock_count": stock_count,
+    }
     try:
         return _post(
-            kind=kind,
-            actor=actor,
-            lines=lines,
-            source=source,
-            destination=destination,
-            effective_at=effective_at,
-            idempotency_key=idempotency_key,
-            receipt_source=receipt_source,
-            supplier=supplier,
-            donation=donation,
-            recipient_kind=recipient_kind,
-            recipient_site=recipient_site,
-            recipient_household=recipient_household,
-            recipient_person=recipient_person,
-            recipient_name=recipient_name,
-            reason=reason,
-            note=note,
-            request=request,
-            delivery_run=delivery_run,
-            stock_count=stock_count,
-            permission=permission,
+            kind,
+            actor,
+            lines,
+            source,
+            destination,
+            effective_at,
+            idempotency_key,
+            permission,
+            fields,
         )
     except IntegrityError:
         # Two submissions of one form raced: the loser returns the winner's document.
@@ -271,7 +304,6 @@ def post_stock_document(
 
 @with_retry
 def _post(
-    *,
     kind: str,
     actor: Any,
     lines: Sequence[LineInput],
@@ -280,7 +312,7 @@ def _post(
     effective_at: dt.datetime | None,
     idempotency_key: str | None,
     permission: str,
-    **fields: Any,
+    fields: dict[str, Any],
 ) -> StockDocument:
     _validate(
         kind,
@@ -302,10 +334,17 @@ def _post(
     for name in ("supplier", "recipient_name"):
         fields[name] = (fields[name] or "").strip()[:NAME_MAX]
     fields["note"] = (fields["note"] or "").strip()[:NOTE_MAX]
-    when = effective_at or timezone.now()
+    now = timezone.now()
+    when = effective_at or now
     with transaction.atomic():
+        if fields.get("stock_count") is not None:
+            # A closed or cancelled stock-take takes no more postings.
+            from fangkong.supplies.actions.counts import ensure_count_open
+
+            ensure_count_open(fields["stock_count"])
+        if any(line.request_line is not None for line in lines):
+            _record_fulfilment(lines, +1)
         values = {
-            "number": next_document_number(DOCUMENT_PREFIX[DocumentKind(kind)]),
             "kind": kind,
             "region_code": region_code,
             "counterpart_region_code": counterpart,
@@ -316,47 +355,38 @@ def _post(
             "created_by": actor if getattr(actor, "is_authenticated", False) else None,
             **fields,
         }
-        if fields.get("stock_count") is not None:
-            # A closed or cancelled stock-take takes no more postings (lock order: number,
-            # then the count row).
-            from fangkong.supplies.actions.counts import ensure_count_open
-
-            ensure_count_open(fields["stock_count"])
-        _record_fulfilment(lines, +1)
-
-        def audit_posting(document: StockDocument) -> None:
-            audit.record_fast(
-                actor,
-                f"supplies.post_{kind}",
-                object_type=_DOCUMENT_TYPE,
-                object_id=str(document.pk),
-                object_repr=document.number,
-                region_code=region_code,
-                after=document_summary(document, lines),
-            )
-
-        # Inserted already posted, with its lines and movements: the ledger's fast path
-        # (prepared SQL, no draft insert then status update, no model instance per line).
-        # The audit entry is written before the balances are locked.
+        # Inserted already posted, numbered, with its lines, movements and audit entry:
+        # the ledger's fast path (straight to the database driver, balances last).
         document, _postings = ledger.post_new_document(
-            values, lines, actor=actor, before_balances=audit_posting
+            values,
+            lines,
+            actor=actor,
+            now=now,
+            prefix=_PREFIX[kind],
+            audit_action=f"supplies.post_{kind}",
+            audit_after=_summary(kind, source, destination, when, fields["reason"], lines),
         )
     return document
 
 
-_DOCUMENT_TYPE = StockDocument._meta.label_lower
-
-
-def document_summary(document: StockDocument, lines: Sequence[LineInput]) -> dict[str, Any]:
+def _summary(
+    kind: str,
+    source: Location | None,
+    destination: Location | None,
+    effective_at: dt.datetime,
+    reason: str,
+    lines: Sequence[LineInput],
+) -> dict[str, Any]:
+    """What the audit entry of a posting shows ("after"), but the number: the ledger adds
+    it once drawn."""
     return {
-        "number": document.number,
-        "kind": document.kind,
-        "source": document.source_id,
-        "destination": document.destination_id,
-        "effective_at": document.effective_at,
-        "reason": document.reason,
+        "kind": str(kind),
+        "source": source.id if source is not None else None,
+        "destination": destination.id if destination is not None else None,
+        "effective_at": effective_at.isoformat(),  # as the audit entry's JSON holds it
+        "reason": reason,
         "lines": [
-            {"item": line.item.pk, "lot": line.lot.code, "quantity": line.quantity}
+            {"item": line.item.id, "lot": line.lot.code, "quantity": line.quantity}
             for line in lines
         ],
     }
