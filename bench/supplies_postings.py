@@ -332,8 +332,10 @@ def bench_backend(
             print(_line(backend, label, floor, posting) + ("   (median)" if repeat > 1 else ""))
         one_floor, one = rows["1 writer"]
         ok = one["rate"] >= TARGET_RATE and one_floor["rate"] / one["rate"] <= TARGET_RATIO
+        # Issue 4 sets the target for SQLite; PostgreSQL is measured against it for comparison.
+        scope = "the target" if backend == "sqlite" else "the SQLite target (for comparison)"
         print(
-            f"{backend:<10} one writer {'meets' if ok else 'MISSES'} the target "
+            f"{backend:<10} one writer {'meets' if ok else 'MISSES'} {scope} "
             f"(>= {TARGET_RATE}/s, <= {TARGET_RATIO:.0f}x the floor); {check_ledger(catalogue)}"
         )
         if pages and backend == "sqlite":

@@ -247,6 +247,17 @@ def test_transfer_and_village_sees_it(
     cadre = client_for(make_user(role=Role.VILLAGE_CADRE, region="410523106201"))
     assert_present(cadre, BASE, document.number)
     assert cadre.get(f"{BASE}{document.pk}/").status_code == 200
+    # The location filter finds a transfer from either side (it narrows by the location's
+    # region too, which is the document's region or its counterpart's).
+    keeper = client_for(make_user(role=KEEPER, region=FUDAO))
+    assert_present(keeper, BASE, document.number, location=stock.depot.pk)
+    assert_present(keeper, BASE, document.number, location=stock.village.pk)
+    assert_absent(keeper, BASE, document.number, location=stock.testing_site.pk)
+    reverse = {"idempotency_key": "rev-transfer-1", "note": "送错了"}
+    assert keeper_client.post(f"{BASE}{document.pk}/reverse/", reverse).status_code == 302
+    reversal = StockDocument.objects.get(kind="reversal")
+    assert_present(keeper, BASE, reversal.number, location=stock.village.pk)
+    assert_present(keeper, BASE, reversal.number, location=stock.depot.pk)
 
 
 def test_adjustment_reason_sets_direction_and_is_required(stock: Stock, keeper_client: Any) -> None:

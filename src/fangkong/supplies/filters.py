@@ -77,7 +77,13 @@ class DocumentFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_location(self, qs: QuerySet[Any], name: str, value: Location) -> QuerySet[Any]:
-        return qs.filter(Q(source=value) | Q(destination=value))
+        # The region test lets the scope and counterpart indexes find the rows (the
+        # documents carry no source/destination index, D25); it holds because a
+        # document's region_code is one side's region and its counterpart the other's.
+        on_either_side = Q(region_code=value.region_code) | Q(
+            counterpart_region_code=value.region_code
+        )
+        return qs.filter(on_either_side & (Q(source=value) | Q(destination=value)))
 
     def filter_item(self, qs: QuerySet[Any], name: str, value: Item) -> QuerySet[Any]:
         return qs.filter(pk__in=DocumentLine.objects.filter(item=value).values("document_id"))

@@ -125,7 +125,7 @@ def fulfilling_documents(supply_request: SupplyRequest) -> list[StockDocument]:
     line_ids = SupplyRequestLine.objects.filter(request=supply_request).values("pk")
     return list(
         StockDocument.objects.filter(lines__request_line__in=line_ids)
-        .select_related("source", "destination", "reversed_by")
+        .select_related("source", "destination")
         .distinct()
         .order_by("effective_at", "id")
     )
