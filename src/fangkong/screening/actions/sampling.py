@@ -28,11 +28,11 @@ from fangkong.screening.models import (
     Round,
     RoundStatus,
     RoundTarget,
-    RoundZone,
     Sample,
     Tube,
     TubeStatus,
 )
+from fangkong.screening.queries.rounds import pool_size_for
 
 TUBE_FIELDS = (
     "round",
@@ -54,13 +54,8 @@ REMOVE_REASON_MAX = 200
 def zone_pool_size(round_: Round, region_code: str) -> int:
     """The pool size of the zone with the longest code containing ``region_code``, else
     the round's default (0 is one tube per household)."""
-    best: tuple[int, int] | None = None
-    for code, pool in RoundZone.objects.filter(round=round_).values_list(
-        "region_code", "pool_size"
-    ):
-        if region_code.startswith(code) and (best is None or len(code) > best[0]):
-            best = (len(code), pool)
-    return best[1] if best is not None else round_.default_pool_size
+    pool = pool_size_for(round_, region_code)
+    return round_.default_pool_size if pool is None else pool
 
 
 def _clean_capacity(capacity: Any) -> int:

@@ -32,8 +32,8 @@ from fangkong.core.scoping import (
 )
 from fangkong.screening.actions import boxes as actions
 from fangkong.screening.models import Box, Handover, Tube
+from fangkong.screening.queries.rounds import MAX_PK, sample_sites, sampling_rounds
 from fangkong.screening.views.boxes import PACKING_ROUNDS, get_handover, visible_handovers
-from fangkong.screening.views.sampling import MAX_PK, sample_sites, sampling_rounds
 
 router = Router(tags=["screening"])
 

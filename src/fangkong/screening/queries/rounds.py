@@ -14,9 +14,10 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from fangkong.accounts.roles import Perm
 from fangkong.core.regioncodes import upper_bound
-from fangkong.core.scoping import scope_codes
+from fangkong.core.scoping import restrict, scope_codes
+from fangkong.geo.models import Site, SiteKind
 from fangkong.geo.queries import region_names
-from fangkong.screening.models import Round, RoundZone
+from fangkong.screening.models import Round, RoundStatus, RoundZone
 
 MAX_PK = 2**63 - 1
 CODE_LENGTHS = (2, 4, 6, 9, 12, 15)
@@ -48,6 +49,20 @@ def visible_rounds(user: Any, permission: str = Perm.VIEW_SCREENING) -> QuerySet
         return Round.objects.none()
     zones = RoundZone.objects.filter(zone_overlap(codes), round_id=OuterRef("pk"))
     return Round.objects.filter(Exists(zones))
+
+
+def sampling_rounds(
+    user: Any, statuses: tuple[str, ...] = (RoundStatus.SAMPLING,)
+) -> QuerySet[Round]:
+    """Rounds in the given statuses whose area overlaps the regions where the user samples."""
+    return visible_rounds(user, Perm.SAMPLE).filter(status__in=statuses)
+
+
+def sample_sites(user: Any) -> QuerySet[Site]:
+    """Active testing sites where the user may sample."""
+    return restrict(
+        Site.objects.filter(kind=SiteKind.TESTING_SITE, active=True), user, Perm.SAMPLE
+    ).order_by("region_code", "name")
 
 
 def get_round(user: Any, pk: int, permission: str = Perm.VIEW_SCREENING) -> Round | None:

@@ -39,13 +39,12 @@ from fangkong.geo.forms import apply_action_errors
 from fangkong.geo.views import require_anywhere
 from fangkong.screening.actions import boxes as actions
 from fangkong.screening.models import Box, BoxStatus, Handover, RoundStatus, Tube
+from fangkong.screening.queries.rounds import sample_sites, sampling_rounds
 from fangkong.screening.views.sampling import (
     MAX_INPUT,
     MAX_PK,
     Result,
     error_result,
-    sample_sites,
-    sampling_rounds,
     station_picker,
 )
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -32,10 +31,9 @@ from django.views.decorators.http import require_POST
 from fangkong.accounts.roles import Perm
 from fangkong.core.cleaning import nfkc
 from fangkong.core.masking import mask
-from fangkong.core.regioncodes import upper_bound
-from fangkong.core.scoping import get_scoped_or_404, scope_codes
+from fangkong.core.scoping import get_scoped_or_404
 from fangkong.geo.forms import apply_action_errors
-from fangkong.geo.models import Region, Site, SiteKind
+from fangkong.geo.models import Region, Site
 from fangkong.geo.views import require_anywhere
 from fangkong.people.identity import IdType
 from fangkong.screening import codes
@@ -49,6 +47,7 @@ from fangkong.screening.models import (
     Tube,
     TubeStatus,
 )
+from fangkong.screening.queries.rounds import pool_size_for, sample_sites, sampling_rounds
 
 MAX_PK = 2**63 - 1
 MAX_INPUT = 200  # longer than any ID, QR payload or barcode: a stuck key or a paste
@@ -63,48 +62,6 @@ REMOVE_REASONS = (
 
 
 # ----------------------------------------------------------------------------- reads
-
-
-def sample_sites(user: Any) -> QuerySet[Site]:
-    """Active testing sites where the user may sample."""
-    from fangkong.core.scoping import restrict
-
-    return restrict(
-        Site.objects.filter(kind=SiteKind.TESTING_SITE, active=True), user, Perm.SAMPLE
-    ).order_by("region_code", "name")
-
-
-def sampling_rounds(
-    user: Any, statuses: tuple[str, ...] = (RoundStatus.SAMPLING,)
-) -> QuerySet[Round]:
-    """Rounds in the given statuses whose area overlaps the regions where the user samples.
-
-    A round's region_code is the township or county it covers, so a village sampler's
-    code lies under it, and a county officer's code lies above it.
-    """
-    rounds = Round.objects.filter(status__in=statuses)
-    codes = scope_codes(user, Perm.SAMPLE)
-    if codes is None:
-        return rounds
-    if not codes:
-        return rounds.none()
-    condition = Q()
-    for code in codes:
-        ancestors = [code[:n] for n in (2, 4, 6, 9, 12, 15) if n <= len(code)]
-        condition |= Q(region_code__gte=code, region_code__lt=upper_bound(code))
-        condition |= Q(region_code__in=ancestors)
-    return rounds.filter(condition)
-
-
-def zone_pool_size(round_: Round, site: Site) -> int | None:
-    """The pool size of the zone holding the site (longest code wins); None: not in the area."""
-    best: tuple[int, int] | None = None
-    for code, size in RoundZone.objects.filter(round=round_).values_list(
-        "region_code", "pool_size"
-    ):
-        if site.region_code.startswith(code) and (best is None or len(code) > best[0]):
-            best = (len(code), size)
-    return best[1] if best else None
 
 
 def _pk(value: Any) -> int | None:
@@ -131,7 +88,7 @@ def get_station(user: Any, data: Any) -> Station:
     round_ = sampling_rounds(user).filter(pk=round_pk).first()
     if round_ is None:
         raise Http404
-    pool = zone_pool_size(round_, site)
+    pool = pool_size_for(round_, site.region_code)
     if pool is None:
         raise Http404
     return Station(round_, site, pool)
