@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
@@ -21,19 +21,22 @@ from ninja.pagination import paginate
 from pydantic import StrictInt, StrictStr
 
 from fangkong.accounts.roles import Perm
-from fangkong.core.audit import log_access
 from fangkong.core.masking import mask
 from fangkong.core.pagination import PageNumber
 from fangkong.core.scoping import (
     ensure_permission_somewhere,
     get_scoped_or_404,
-    has_permission,
     restrict,
 )
 from fangkong.screening.actions import boxes as actions
 from fangkong.screening.models import Box, Handover, Tube
+from fangkong.screening.queries.handovers import (
+    PACKING_ROUNDS,
+    get_handover,
+    visible_handovers,
+)
+from fangkong.screening.queries.handovers import reveal_courier_phone as courier_phone_revealed
 from fangkong.screening.queries.rounds import MAX_PK, sample_sites, sampling_rounds
-from fangkong.screening.views.boxes import PACKING_ROUNDS, get_handover, visible_handovers
 
 router = Router(tags=["screening"])
 
@@ -236,16 +239,4 @@ def reveal_courier_phone(request: HttpRequest, handover_id: int) -> dict[str, st
     """The courier's phone in full; needs Perm.REVEAL_IDENTITY over the record; logged."""
     ensure_permission_somewhere(request.user, Perm.VIEW_SCREENING)
     handover = get_handover(request.user, handover_id)
-    if not has_permission(request.user, Perm.REVEAL_IDENTITY, handover.region_code):
-        raise PermissionDenied
-    log_access(
-        request.user,
-        "reveal",
-        object_type="screening.handover",
-        object_id=str(handover.pk),
-        region_code=handover.region_code,
-        fields=["courier_phone"],
-        unmasked=True,
-        detail="api",
-    )
-    return {"courier_phone": handover.courier_phone}
+    return {"courier_phone": courier_phone_revealed(request.user, handover, "api")}

@@ -31,14 +31,19 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from fangkong.accounts.roles import Perm
-from fangkong.core.audit import log_access
 from fangkong.core.cleaning import nfkc
 from fangkong.core.masking import mask
-from fangkong.core.scoping import get_scoped_or_404, has_permission, restrict
+from fangkong.core.scoping import get_scoped_or_404, has_permission
 from fangkong.geo.forms import apply_action_errors
 from fangkong.geo.views import require_anywhere
 from fangkong.screening.actions import boxes as actions
-from fangkong.screening.models import Box, BoxStatus, Handover, RoundStatus, Tube
+from fangkong.screening.models import Box, BoxStatus, Handover, Tube
+from fangkong.screening.queries.handovers import (
+    PACKING_ROUNDS,
+    get_handover,
+    reveal_courier_phone,
+    visible_handovers,
+)
 from fangkong.screening.queries.rounds import sample_sites, sampling_rounds
 from fangkong.screening.views.sampling import (
     MAX_INPUT,
@@ -49,7 +54,6 @@ from fangkong.screening.views.sampling import (
 )
 
 PER_PAGE = 50
-PACKING_ROUNDS = (RoundStatus.SAMPLING, RoundStatus.AWAITING_RESULTS)
 BOX_REMOVE_REASONS = (_lazy("Wrong box"), _lazy("Scanned by mistake"))
 
 
@@ -360,21 +364,6 @@ def handover_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-def visible_handovers(user: Any) -> QuerySet[Handover]:
-    return restrict(Handover.objects.all(), user, Perm.VIEW_SCREENING)
-
-
-def get_handover(user: Any, pk: int) -> Handover:
-    if not 0 < pk <= MAX_PK:
-        raise Http404
-    return get_scoped_or_404(
-        Handover.objects.select_related("round", "site", "created_by"),
-        user,
-        Perm.VIEW_SCREENING,
-        pk=pk,
-    )
-
-
 @require_anywhere(Perm.VIEW_SCREENING)
 def handover_list(request: HttpRequest) -> HttpResponse:
     queryset = visible_handovers(request.user).select_related("round", "site")
@@ -426,22 +415,11 @@ def handover_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def handover_reveal(request: HttpRequest, pk: int) -> HttpResponse:
     """The courier's phone in full (Perm.REVEAL_IDENTITY over the record), logged."""
     handover = get_handover(request.user, pk)
-    if not has_permission(request.user, Perm.REVEAL_IDENTITY, handover.region_code):
-        raise PermissionDenied
-    log_access(
-        request.user,
-        "reveal",
-        object_type="screening.handover",
-        object_id=str(handover.pk),
-        region_code=handover.region_code,
-        fields=["courier_phone"],
-        unmasked=True,
-        detail="page",
-    )
+    phone = reveal_courier_phone(request.user, handover, "page")
     return render(
         request,
         "screening/boxes/_courier_phone.html",
-        {"phone": handover.courier_phone, "revealed": True},
+        {"phone": phone, "revealed": True},
     )
 
 
