@@ -22,7 +22,6 @@ from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
 from fangkong.accounts.roles import Perm
-from fangkong.core.audit import log_access
 from fangkong.core.pagination import PageNumber
 from fangkong.core.scoping import ensure_permission_somewhere, has_permission
 from fangkong.screening.actions import tracing as actions
@@ -212,20 +211,6 @@ def _trace_out(trace: queries.Trace) -> dict[str, Any]:
     }
 
 
-def _log(request: HttpRequest, trace: queries.Trace, object_type: str, pk: int) -> None:
-    log_access(
-        request.user,
-        "reveal",
-        object_type=object_type,
-        object_id=str(pk),
-        region_code=trace.tube.region_code,
-        fields=queries.revealed_fields(trace),
-        row_count=trace.revealed_count,
-        unmasked=True,
-        detail=f"api: tube {trace.tube.barcode}",
-    )
-
-
 @router.get("/cases", response=list[CaseOut])
 @paginate(PageNumber)
 def list_cases(request: HttpRequest, filters: Query[CaseQuery]) -> Any:
@@ -258,7 +243,13 @@ def get_case(request: HttpRequest, case_id: int, reveal: bool = False) -> Any:
     case = _case(request, case_id)
     trace = queries.trace_tube(case.tube, request.user, reveal=reveal)
     if reveal and trace.revealed_count:
-        _log(request, trace, "screening.positivecase", case.pk)
+        queries.log_trace_reveal(
+            request.user,
+            trace,
+            "screening.positivecase",
+            case.pk,
+            f"api: tube {trace.tube.barcode}",
+        )
     case.trace = _trace_out(trace)  # type: ignore[attr-defined]
     return case
 
@@ -276,7 +267,9 @@ def trace_tube(request: HttpRequest, barcode: str, reveal: bool = False) -> Any:
     ):
         raise Http404
     if reveal and trace.revealed_count:
-        _log(request, trace, "screening.tube", tube.pk)
+        queries.log_trace_reveal(
+            request.user, trace, "screening.tube", tube.pk, f"api: tube {trace.tube.barcode}"
+        )
     return _trace_out(trace)
 
 

@@ -24,6 +24,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from fangkong.accounts.roles import Perm
+from fangkong.core.audit import log_access
 from fangkong.core.masking import mask
 from fangkong.core.queries import with_region_name
 from fangkong.core.scoping import has_permission, restrict
@@ -198,6 +199,21 @@ def trace_tube(tube: Tube, user: Any = None, *, reveal: bool = False) -> Trace:
 
 def revealed_fields(trace: Trace) -> list[str]:
     return ["id_number", "phone", "address"] if trace.revealed_count else []
+
+
+def log_trace_reveal(user: Any, trace: Trace, object_type: str, pk: int, detail: str) -> None:
+    """Write the access-log entry for a revealed trace (page, API and CLI alike)."""
+    log_access(
+        user,
+        "reveal",
+        object_type=object_type,
+        object_id=str(pk),
+        region_code=trace.tube.region_code,
+        fields=revealed_fields(trace),
+        row_count=trace.revealed_count,
+        unmasked=True,
+        detail=detail,
+    )
 
 
 # --- cases and tasks ---------------------------------------------------------------------

@@ -27,7 +27,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from fangkong.accounts.roles import Perm
-from fangkong.core.audit import log_access
 from fangkong.core.scoping import has_permission
 from fangkong.geo.views import require_anywhere
 from fangkong.screening.actions import tracing as actions
@@ -101,20 +100,6 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "screening/tracing/case_detail.html", context)
 
 
-def _log_reveal(request: HttpRequest, trace: queries.Trace, object_type: str, pk: int) -> None:
-    log_access(
-        request.user,
-        "reveal",
-        object_type=object_type,
-        object_id=str(pk),
-        region_code=trace.tube.region_code,
-        fields=queries.revealed_fields(trace),
-        row_count=trace.revealed_count,
-        unmasked=True,
-        detail=f"tube {trace.tube.barcode}",
-    )
-
-
 @require_POST
 @require_anywhere(Perm.TRACE_POSITIVES)
 def case_reveal(request: HttpRequest, pk: int) -> HttpResponse:
@@ -123,7 +108,9 @@ def case_reveal(request: HttpRequest, pk: int) -> HttpResponse:
     trace = queries.trace_tube(case.tube, request.user, reveal=True)
     if not trace.revealed_count:
         raise PermissionDenied
-    _log_reveal(request, trace, "screening.positivecase", case.pk)
+    queries.log_trace_reveal(
+        request.user, trace, "screening.positivecase", case.pk, f"tube {trace.tube.barcode}"
+    )
     return render(request, "screening/tracing/_members.html", _members_context(request, trace))
 
 
@@ -252,7 +239,9 @@ def tube_trace(request: HttpRequest) -> HttpResponse:
         if not trace.members and not visible_site:
             raise Http404
         if reveal and trace.revealed_count:
-            _log_reveal(request, trace, "screening.tube", tube.pk)
+            queries.log_trace_reveal(
+                request.user, trace, "screening.tube", tube.pk, f"tube {trace.tube.barcode}"
+            )
         context.update(_members_context(request, trace))
     return render(request, "screening/tracing/tube_trace.html", context)
 

@@ -35,25 +35,14 @@ class Command(OperatorCommand):
                 self._trace(options["tube"], reveal=bool(options["reveal"]))
 
     def _trace(self, barcode: str, *, reveal: bool) -> None:
-        from fangkong.core.audit import log_access
-        from fangkong.screening.queries.tracing import find_tube, revealed_fields, trace_tube
+        from fangkong.screening.queries.tracing import find_tube, log_trace_reveal, trace_tube
 
         tube = find_tube(barcode)
         if tube is None:
             raise CommandError(f"no tube {barcode.strip()[:40]!r}", returncode=1)
         trace = trace_tube(tube, None, reveal=reveal)
         if reveal and trace.members:
-            log_access(
-                None,
-                "reveal",
-                object_type="screening.tube",
-                object_id=str(tube.pk),
-                region_code=tube.region_code,
-                fields=revealed_fields(trace),
-                row_count=len(trace.members),
-                unmasked=True,
-                detail="cli: screening trace",
-            )
+            log_trace_reveal(None, trace, "screening.tube", tube.pk, "cli: screening trace")
         result = tube.get_result_display() if tube.result else "no result"
         when = f" at {timezone.localtime(tube.result_at):%Y-%m-%d %H:%M}" if tube.result_at else ""
         self.stdout.write(
