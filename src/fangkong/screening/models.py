@@ -216,15 +216,22 @@ class Sample(models.Model):
     tube: the row stays as evidence, and only live rows count.
     """
 
-    # Every index costs every scan: round is led by (round, person) and (round, scanned_at).
+    # Every index costs every scan: round is led by (round, person) and (round, scanned_at);
+    # site and scanned_by have none (only the dashboard reads them, within a round; deleting
+    # a site or a user, which nobody does during a round, scans the table once).
     round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="+", db_index=False)
     tube = models.ForeignKey(Tube, on_delete=models.PROTECT, related_name="samples")
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+")
-    site = models.ForeignKey("geo.Site", on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey("geo.Site", on_delete=models.PROTECT, related_name="+", db_index=False)
     region_code = models.CharField(_("region code"), max_length=15)
     scanned_at = models.DateTimeField(_("scanned"))
     scanned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     in_target = models.BooleanField(_("in the target population"), default=True)
     out_of_area = models.BooleanField(_("from outside the round's area"), default=False)
