@@ -7,7 +7,9 @@ axes or clickjacking middleware, which only browsers need and which together cos
 token call (a handheld scanner's ``POST /api/v1/screening/scan``) 40-85 µs of CPU. The
 token alone decides who the caller is there: a session cookie sent with it is not read.
 Everything else, browser calls to the API included (session + CSRF), goes through the
-full settings.MIDDLEWARE. Both handlers share the URLconf, the views and the database
+full settings.MIDDLEWARE. The scan (``POST /api/v1/screening/scan`` with a token) has a
+route of its own, screening.api.scan_route (D31), which hands anything but the everyday
+call on to the token handler. Both handlers share the URLconf, the views and the database
 connections; tests/core/test_api_fastpath.py checks they answer alike.
 """
 
@@ -62,13 +64,20 @@ StartResponse = Callable[..., Any]
 def make_application() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     full = get_wsgi_application()  # also runs django.setup()
     token = ApiTokenHandler()
+    from fangkong.screening.api.scan_route import ScanRoute, is_scan_call
+
+    scan_route = ScanRoute(fallback=token)
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        handler = token if carries_api_token(environ) else full
-        return handler(environ, start_response)
+        if not carries_api_token(environ):
+            return full(environ, start_response)
+        if is_scan_call(environ):
+            return scan_route(environ, start_response)
+        return token(environ, start_response)
 
     application.full_handler = full  # type: ignore[attr-defined]
     application.token_handler = token  # type: ignore[attr-defined]
+    application.scan_route = scan_route  # type: ignore[attr-defined]
     return application
 
 

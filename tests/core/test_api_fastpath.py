@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection
-from django.test import Client, RequestFactory
+from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -29,6 +25,7 @@ from fangkong.core.api import user_for_token
 from fangkong.core.models import AuditEntry
 from fangkong.wsgi import ApiTokenHandler, application, carries_api_token
 from tests.conftest import JIANGTAITUN
+from tests.support.wsgi import Answer, wsgi_call
 
 pytestmark = pytest.mark.django_db
 
@@ -36,29 +33,6 @@ ME = "/api/v1/me"
 SCAN = "/api/v1/screening/scan"
 TOKENS = "/api/v1/accounts/tokens"
 UNAUTHENTICATED_EN = "Log in or send an API token."
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    content: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
-
-@contextmanager
-def _connections_kept() -> Iterator[None]:
-    # As django.test.Client does: a request's end must not close the test's connection
-    # (it would break the transaction each test runs in).
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
 
 
 def call(
@@ -79,27 +53,10 @@ def call(
         else:
             all_headers["X-API-Token"] = token
     data = json.dumps(body) if body is not None else ""
-    request = RequestFactory().generic(
-        method, path, data=data, content_type="application/json", headers=all_headers
-    )
-    environ = dict(request.environ)
+    environ = {}
     if cookies:
         environ["HTTP_COOKIE"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
-    started: dict[str, Any] = {}
-
-    def start_response(status: str, response_headers: list[tuple[str, str]], *_: Any) -> None:
-        started["status"] = int(status.split()[0])
-        started["headers"] = {name.lower(): value for name, value in response_headers}
-
-    with _connections_kept():
-        chunks = application(environ, start_response)
-        try:
-            content = b"".join(chunks)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-    return Answer(started["status"], started["headers"], content)
+    return wsgi_call(application, method, path, data=data, headers=all_headers, environ=environ)
 
 
 def _lean(answer: Answer) -> bool:

@@ -513,7 +513,7 @@ def test_a_failing_statement_leaves_the_connection_usable(
         ("barcode",),
         ("barcode",),
     )
-    monkeypatch.setattr(scan_pg, "_pg_statements", lambda kind: broken)
+    monkeypatch.setattr(scan_pg, "_pg_statements", lambda kind, caller="given": broken)
     with pytest.raises(Exception, match="division by zero"):
         scan_one_statement(
             actor=sampler, tube_barcode="TB0001", person_code=gz.jiangtaitun[0].id_number

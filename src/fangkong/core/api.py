@@ -30,12 +30,10 @@ def user_for_token(raw: str) -> Any:
     ms. A revoked token or a deactivated user is refused on the next call: nothing is
     cached between calls.
     """
-    if not raw.startswith(TOKEN_PREFIX):
+    parts = split_token(raw)
+    if parts is None:
         return None
-    try:
-        _, prefix, secret = raw.split("_", 2)
-    except ValueError:
-        return None
+    prefix, secret = parts
     lookup = _token_lookup()
     row = _fetch_token_row(lookup, prefix)
     if row is None:
@@ -47,13 +45,29 @@ def user_for_token(raw: str) -> Any:
         return None
     if not _constant_time_equal(secret_hash, hash_secret(secret)):
         return None
+    note_token_use(token_pk, last_used_at)
+    return user
+
+
+def split_token(raw: str) -> tuple[str, str] | None:
+    """(prefix, secret) of a token fk_<prefix>_<secret>, or None if it is not one."""
+    if not raw.startswith(TOKEN_PREFIX):
+        return None
+    try:
+        _, prefix, secret = raw.split("_", 2)
+    except ValueError:
+        return None
+    return prefix, secret
+
+
+def note_token_use(token_pk: int, last_used_at: Any) -> None:
+    """Record the token's use: one write per minute per token at most (the scan path must
+    stay cheap)."""
     now = timezone.now()
-    # One write per minute per token at most: the scan path must stay cheap.
     if last_used_at is None or (now - last_used_at).total_seconds() > 60:
         from fangkong.accounts.models import ApiToken
 
         ApiToken.objects.filter(pk=token_pk).update(last_used_at=now)
-    return user
 
 
 _PREPARED_NAME = "fangkong_token_lookup"
@@ -64,9 +78,12 @@ def _fetch_token_row(lookup: _TokenLookup, prefix: str) -> tuple[Any, ...] | Non
     """The lookup's row for the prefix. On PostgreSQL a prepared statement (PREPAREd once
     per connection): planning the join cost the server ~50 µs a call, executing it ~20 µs.
     settings.SCREENING_SCAN_PREPARED = False turns it off, as for the scan's statement
-    (a transaction-mode pooler keeps no prepared statements)."""
-    prepared = connection.vendor == "postgresql" and getattr(
-        settings, "SCREENING_SCAN_PREPARED", True
+    (a transaction-mode pooler keeps no prepared statements). Inside a transaction the
+    plain statement runs: a prepared one found gone (DEALLOCATE ALL) would abort it."""
+    prepared = (
+        connection.vendor == "postgresql"
+        and getattr(settings, "SCREENING_SCAN_PREPARED", True)
+        and not connection.in_atomic_block
     )
     with connection.cursor() as cursor:
         if not prepared:
@@ -81,10 +98,9 @@ def _fetch_token_row(lookup: _TokenLookup, prefix: str) -> tuple[Any, ...] | Non
         except ProgrammingError as exc:
             from psycopg.errors import InvalidSqlStatementName
 
-            # Gone (DISCARD ALL, DEALLOCATE): prepare it again, unless inside a transaction,
-            # which the error has aborted (the caller's rollback ends it, as for any error).
+            # Gone (DISCARD ALL, DEALLOCATE): prepare it again.
             setattr(raw, _PREPARED_ATTR, False)
-            if connection.in_atomic_block or not isinstance(exc.__cause__, InvalidSqlStatementName):
+            if not isinstance(exc.__cause__, InvalidSqlStatementName):
                 raise
             cursor.execute(lookup.prepare_sql)
             setattr(raw, _PREPARED_ATTR, True)

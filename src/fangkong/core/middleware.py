@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 
 from fangkong.core import context_vars
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9\-]{8,36}$")
+SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9\-]{8,36}$")
 
 
 class RequestIdMiddleware:
@@ -21,7 +21,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
-        rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        rid = incoming if SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = rid  # type: ignore[attr-defined]
         source = "api" if request.path.startswith("/api/") else "web"
         rid_token = context_vars.request_id.set(rid)

@@ -458,6 +458,43 @@ def scan_one_statement(
     if not usable:
         return _outcome("not_allowed", barcode, _Facts())
     facts = _Facts(**scan_pg.run(actor, unrestricted, barcode, person, reason))
+    return _conclude(facts, person, barcode, reason)
+
+
+@dataclass(frozen=True)
+class TokenScan:
+    """A scan made as a token's owner, and the token's last use (for core.api)."""
+
+    outcome: ScanOutcome
+    token_id: int
+    token_used_at: Any
+
+
+def scan_with_token(
+    *,
+    token_prefix: str,
+    secret_hash: str,
+    tube_barcode: str,
+    person_code: str,
+    reason: str = "",
+    name: str = "",
+) -> TokenScan | None:
+    """PostgreSQL: ``scan_one_statement`` as the owner of an API token, the token checked
+    in the same statement (screening.scan_pg.run_with_token); None when the token does
+    not authenticate (an unknown or revoked token, a wrong secret, an inactive user):
+    then nothing was read for the caller and nothing written."""
+    barcode = codes.normalize_barcode(tube_barcode)
+    person = codes.parse_person_code(person_code, name)
+    reason = clean_reason(reason)
+    ran = scan_pg.run_with_token(token_prefix, secret_hash, barcode, person, reason)
+    if ran is None:
+        return None
+    facts, caller = ran
+    outcome = _conclude(_Facts(**facts), person, barcode, reason)
+    return TokenScan(outcome, caller["token_id"], caller["token_used_at"])
+
+
+def _conclude(facts: _Facts, person: codes.PersonCode, barcode: str, reason: str) -> ScanOutcome:
     facts.may_sample = bool(facts.may_sample)
     facts.candidates = int(facts.candidates or 0)
     code = decide(facts, reason)

@@ -53,19 +53,21 @@ _PG_LOOKUPS = {
 # first (READ COMMITTED re-evaluates an UPDATE's WHERE after waiting for the row lock).
 _PG_SCAN = """
 WITH
+actor AS ({actor}),
 perm AS (
-  SELECT %(unrestricted)s OR EXISTS (
-    SELECT 1 FROM accounts_roleassignment a
-    WHERE a.user_id = %(actor)s AND a.role IN ({roles})) AS may_sample
+  SELECT EXISTS (SELECT 1 FROM actor) AS known,
+    EXISTS (SELECT 1 FROM actor a0 WHERE a0.unrestricted OR EXISTS (
+      SELECT 1 FROM accounts_roleassignment a
+      WHERE a.user_id = a0.id AND a.role IN ({roles}))) AS may_sample
 ),
 tube AS (
   SELECT t.id, t.round_id, t.site_id, t.capacity, t.member_count, t.status,
          t.household_mode, t.household_id, r.status AS round_status
   FROM screening_tube t JOIN screening_round r ON r.id = t.round_id
   WHERE t.barcode = %(barcode)s
-    AND (%(unrestricted)s OR EXISTS (
+    AND EXISTS (SELECT 1 FROM actor a0 WHERE a0.unrestricted OR EXISTS (
       SELECT 1 FROM accounts_roleassignment a
-      WHERE a.user_id = %(actor)s AND a.role IN ({roles})
+      WHERE a.user_id = a0.id AND a.role IN ({roles})
         AND substr(t.region_code, 1, length(a.region_code)) = a.region_code))
 ),
 cand AS ({lookup}),
@@ -74,9 +76,12 @@ prior AS (
   SELECT s.tube_id, pt.status
   FROM tube t0
   JOIN person p0 ON true
-  JOIN screening_sample s ON s.round_id = t0.round_id AND s.person_id = p0.id
+  CROSS JOIN LATERAL (
+    SELECT s.tube_id FROM screening_sample s
+    WHERE s.round_id = t0.round_id AND s.person_id = p0.id AND s.removed_at IS NULL
+    OFFSET 0
+  ) s
   JOIN screening_tube pt ON pt.id = s.tube_id
-  WHERE s.removed_at IS NULL
 ),
 facts AS (
   SELECT t.id AS tube_id, t.round_id, t.site_id, p.id AS person_id, p.region_code,
@@ -119,7 +124,7 @@ ins AS (
   INSERT INTO screening_sample (round_id, tube_id, person_id, site_id, region_code,
     scanned_at, scanned_by_id, in_target, out_of_area, repeat_reason, removed_at)
   SELECT go.round_id, guard.id, go.person_id, go.site_id, go.region_code, statement_timestamp(),
-    %(actor)s, go.in_target, NOT go.in_area,
+    (SELECT id FROM actor), go.in_target, NOT go.in_area,
     CASE WHEN go.sampled THEN %(reason)s ELSE '' END, NULL
   FROM go JOIN guard ON guard.id = go.tube_id
   RETURNING id
@@ -135,7 +140,8 @@ SELECT perm.may_sample, t.id, t.round_id, t.site_id, t.round_status, t.status,
   t.member_count, t.capacity, t.household_mode, t.household_id,
   (SELECT count(*) FROM cand), p.id, p.name, p.id_number, p.region_code, g.short_name,
   p.household_id, f.dup, f.in_open, f.sampled, f.in_area, f.in_target,
-  (SELECT id FROM ins), gd.member_count, gd.status
+  (SELECT id FROM ins), gd.member_count, gd.status,
+  perm.known, (SELECT token_id FROM actor), (SELECT token_used_at FROM actor)
 FROM perm
 LEFT JOIN tube t ON true
 LEFT JOIN person p ON true
@@ -175,6 +181,27 @@ FACT_COLUMNS = (
     "new_member_count",
     "new_tube_status",
 )
+# After FACT_COLUMNS: whether the actor is known (a token that authenticates), and the
+# token's id and last use (for the token variant).
+CALLER_COLUMNS = ("actor_known", "token_id", "token_used_at")
+
+# Who scans: an actor the caller already knows (page, CLI, the token handler's user)...
+_ACTOR_GIVEN = (
+    "SELECT %(actor)s::bigint AS id, %(unrestricted)s::boolean AS unrestricted, "
+    "NULL::bigint AS token_id, NULL::timestamptz AS token_used_at"
+)
+# ...or the owner of an API token, checked here as core.api.user_for_token checks it (an
+# unrevoked token with this prefix and secret hash, of an active user), so that the lean
+# scan route (screening.api.scan_route) needs no round trip of its own for the token. No
+# row: the token does not authenticate, and nothing is written.
+_ACTOR_OF_API_CALL = (
+    "SELECT u.id, u.is_superuser AS unrestricted, t.id AS token_id, "
+    "t.last_used_at AS token_used_at "
+    "FROM {tokens} t JOIN {users} u ON u.id = t.user_id "
+    "WHERE t.prefix = %(token_prefix)s AND t.revoked_at IS NULL "
+    "AND t.secret_hash = %(token_hash)s AND u.is_active"
+)
+GIVEN, BY_TOKEN = "given", "token"
 
 
 @dataclass(frozen=True)
@@ -229,26 +256,32 @@ def statement_key(person: codes.PersonCode) -> tuple[str, tuple[str, ...]]:
     return codes.DOCUMENT, person.id_types or (IdType.MAINLAND,)
 
 
+def _actor_sql(caller: str) -> str:
+    if caller == GIVEN:
+        return _ACTOR_GIVEN
+    from fangkong.accounts.models import ApiToken, User
+
+    return _ACTOR_OF_API_CALL.format(tokens=ApiToken._meta.db_table, users=User._meta.db_table)
+
+
 @cache
-def _pg_statements(key: tuple[str, tuple[str, ...]]) -> _Statements:
+def _pg_statements(key: tuple[str, tuple[str, ...]], caller: str = GIVEN) -> _Statements:
     kind, id_types = key
     lookup = _PG_LOOKUPS[kind].format(id_types=_literals(id_types))
     # Roles are code constants (accounts.roles); the statement binds no array for them.
-    scan_sql = _PG_SCAN.format(lookup=lookup, roles=_literals(sample_roles()))
+    scan_sql = _PG_SCAN.format(
+        lookup=lookup, roles=_literals(sample_roles()), actor=_actor_sql(caller)
+    )
     lock_sql = _PG_LOCK.format(lookup=lookup, lock_class=LOCK_CLASS)
-    name = "fangkong_scan_" + "_".join([kind, *id_types])
+    parts = [kind, *id_types] if caller == GIVEN else [caller, kind, *id_types]
+    name = "fangkong_scan_" + "_".join(parts)
     return _Statements(name, scan_sql, lock_sql, _names(scan_sql), _names(lock_sql))
 
 
 def _pg_params(
-    actor: Any, unrestricted: bool, barcode: str, person: codes.PersonCode, reason: str
+    caller: dict[str, Any], barcode: str, person: codes.PersonCode, reason: str
 ) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "unrestricted": unrestricted,
-        "actor": actor.pk if actor is not None else None,
-        "barcode": barcode,
-        "reason": reason,
-    }
+    params: dict[str, Any] = {**caller, "barcode": barcode, "reason": reason}
     if person.kind == codes.QR:
         params["person_id"] = person.person_id
     elif person.kind == codes.TAIL:
@@ -339,10 +372,34 @@ def run(
     actor: Any, unrestricted: bool, barcode: str, person: codes.PersonCode, reason: str
 ) -> dict[str, Any]:
     """Run the scan for (actor, tube, person); its facts as a dict of FACT_COLUMNS."""
+    caller = {"actor": actor.pk if actor is not None else None, "unrestricted": unrestricted}
+    facts, _caller = _run(GIVEN, caller, barcode, person, reason)
+    return facts
+
+
+def run_with_token(
+    prefix: str, secret_hash: str, barcode: str, person: codes.PersonCode, reason: str
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Run the scan as the owner of the token (prefix, hash of its secret): its facts and
+    (token_id, token_used_at), or None when the token does not authenticate."""
+    caller = {"token_prefix": prefix, "token_hash": secret_hash}
+    facts, found = _run(BY_TOKEN, caller, barcode, person, reason)
+    if not found["actor_known"]:
+        return None
+    return facts, found
+
+
+def _run(
+    caller_kind: str,
+    caller: dict[str, Any],
+    barcode: str,
+    person: codes.PersonCode,
+    reason: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     import psycopg
 
-    statements = _pg_statements(statement_key(person))
-    params = _pg_params(actor, unrestricted, barcode, person, reason)
+    statements = _pg_statements(statement_key(person), caller_kind)
+    params = _pg_params(caller, barcode, person, reason)
     try:
         row = _pg_run(statements, params)
     except (_Retry, psycopg.IntegrityError):
@@ -350,4 +407,6 @@ def run(
         # raced past the lock (it cannot with the lock; kept as a net): run again, it now
         # sees the other sample.
         row = _pg_run(statements, params)
-    return dict(zip(FACT_COLUMNS, row, strict=True))
+    facts = dict(zip(FACT_COLUMNS, row[: len(FACT_COLUMNS)], strict=True))
+    found = dict(zip(CALLER_COLUMNS, row[len(FACT_COLUMNS) :], strict=True))
+    return facts, found

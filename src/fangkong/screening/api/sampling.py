@@ -45,13 +45,19 @@ from fangkong.people.queries import masked_identity
 from fangkong.screening import codes
 from fangkong.screening.actions import sampling as actions
 from fangkong.screening.models import Round, Sample, Tube
-from fangkong.screening.scan import scan
+from fangkong.screening.scan import ScanOutcome, scan
 
 router = Router(tags=["screening"])
 
 MAX_PK = 2**63 - 1
 MAX_TEXT = 512  # longer than any code, name or reason: a stuck key or a paste (422)
 _SCAN_STATUS = {"not_allowed": 403, "tube_unknown": 404}
+
+
+def scan_answer(outcome: ScanOutcome) -> tuple[int, bytes]:
+    """The scan call's status and JSON body (also scan_route's, the lean route's)."""
+    content = json.dumps(outcome.as_dict(), ensure_ascii=False).encode()
+    return _SCAN_STATUS.get(outcome.code, 200), content
 
 
 class ScanIn(Schema):
@@ -103,11 +109,8 @@ def scan_person(request: HttpRequest, payload: ScanIn) -> HttpResponse:
         name=payload.name,
     )
     # The outcome is flat and already JSON-safe: skip the response model's validation.
-    return HttpResponse(
-        json.dumps(outcome.as_dict(), ensure_ascii=False),
-        content_type="application/json",
-        status=_SCAN_STATUS.get(outcome.code, 200),
-    )
+    status, content = scan_answer(outcome)
+    return HttpResponse(content, content_type="application/json", status=status)
 
 
 # --- tubes -----------------------------------------------------------------------------
