@@ -60,6 +60,11 @@ def delegated(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     yield seen
 
 
+def _post(data: str, headers: dict[str, str]) -> Answer:
+    """One scan call through the dispatcher (the lean route), not rolled back."""
+    return wsgi_call(application, "POST", SCAN, data=data, headers=headers)
+
+
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -135,12 +140,9 @@ def test_the_lean_route_writes_the_sample(
     gz: Gaozhuang, tube: Tube, sampler_token: str, delegated: list[str]
 ) -> None:
     someone = gz.jiangtaitun[2]
-    answer = wsgi_call(
-        application,
-        "POST",
-        SCAN,
-        data=_scan_body("TB0001", someone.id_number),
-        headers=_bearer(sampler_token),
+    answer = _post(
+        _scan_body("TB0001", someone.id_number),
+        _bearer(sampler_token),
     )
     assert delegated == []
     sample = Sample.objects.get(pk=answer.json()["sample_id"])
@@ -214,12 +216,9 @@ def test_already_sampled_then_with_a_reason(
 ) -> None:
     someone = gz.jiangtaitun[4]
     other = open_tube(actor=None, round_=gz.round, site=gz.site, barcode="TB0002")
-    wsgi_call(
-        application,
-        "POST",
-        SCAN,
-        data=_scan_body("TB0001", someone.id_number),
-        headers=_bearer(sampler_token),
+    _post(
+        _scan_body("TB0001", someone.id_number),
+        _bearer(sampler_token),
     )
     from fangkong.screening.actions.sampling import close_tube
 
@@ -372,12 +371,9 @@ def test_an_error_inside_the_scan_is_a_logged_500(
     monkeypatch.setattr(scan_route, "scan", broken)
     monkeypatch.setattr(scan_route, "scan_with_token", broken)
     with caplog.at_level("ERROR", logger="django.request"):
-        answer = wsgi_call(
-            application,
-            "POST",
-            SCAN,
-            data=_scan_body("TB0001", gz.jiangtaitun[0].id_number),
-            headers=_bearer(sampler_token),
+        answer = _post(
+            _scan_body("TB0001", gz.jiangtaitun[0].id_number),
+            _bearer(sampler_token),
         )
     assert answer.status == 500
     assert b"database gone" not in answer.content
@@ -389,15 +385,9 @@ def test_the_route_runs_one_statement_on_postgresql(
 ) -> None:
     headers = _bearer(sampler_token)
     # The first call prepares the statements on PostgreSQL.
-    wsgi_call(application, "POST", SCAN, data=_scan_body("TB0001", "x"), headers=headers)
+    _post(_scan_body("TB0001", "x"), headers)
     with CaptureQueriesContext(connection) as queries:
-        answer = wsgi_call(
-            application,
-            "POST",
-            SCAN,
-            data=_scan_body("TB0001", gz.jiangtaitun[6].id_number),
-            headers=headers,
-        )
+        answer = _post(_scan_body("TB0001", gz.jiangtaitun[6].id_number), headers)
     assert answer.json()["code"] == "added"
     assert delegated == []
     sqls = [q["sql"] for q in queries.captured_queries]
@@ -431,12 +421,9 @@ def test_the_right_prefix_with_a_wrong_secret_writes_nothing(
     gz: Gaozhuang, tube: Tube, sampler_token: str, delegated: list[str]
 ) -> None:
     forged = sampler_token[: sampler_token.rindex("_") + 1] + "x" * 43
-    answer = wsgi_call(
-        application,
-        "POST",
-        SCAN,
-        data=_scan_body("TB0001", gz.jiangtaitun[7].id_number),
-        headers=_bearer(forged),
+    answer = _post(
+        _scan_body("TB0001", gz.jiangtaitun[7].id_number),
+        _bearer(forged),
     )
     assert answer.status == 401
     assert delegated == [SCAN]
@@ -473,12 +460,9 @@ def test_the_tokens_use_is_recorded_once_a_minute(
     assert stored.last_used_at is None
 
     def scan_one(index: int) -> Answer:
-        return wsgi_call(
-            application,
-            "POST",
-            SCAN,
-            data=_scan_body("TB0001", gz.jiangtaitun[index].id_number),
-            headers=_bearer(token),
+        return _post(
+            _scan_body("TB0001", gz.jiangtaitun[index].id_number),
+            _bearer(token),
         )
 
     assert scan_one(1).json()["code"] == "added"
