@@ -107,6 +107,18 @@ def _check_screening() -> None:
     assert share("410522116215") > 0.95  # 蒋台屯村 finished
     assert share("410522116216") < 0.5  # 遵贵屯村 lags
     assert Sample.objects.filter(round=round_, out_of_area=True).count() == 1
+    # Spread over the morning (samples per hour shows several hours), each finished
+    # village's tubes closed before its boxes were handed to the lab.
+    from django.db.models import F
+    from django.db.models.functions import TruncHour
+
+    from fangkong.screening.models import Tube
+
+    hours = Sample.objects.filter(round=round_).annotate(h=TruncHour("scanned_at"))
+    assert hours.values("h").distinct().count() >= 3
+    shipped = Tube.objects.filter(round=round_, box__handover__isnull=False)
+    assert shipped.exists()
+    assert not shipped.filter(closed_at__gt=F("box__handover__handed_at")).exists()
     case = PositiveCase.objects.get(round=round_)
     assert case.status == CaseStatus.OPEN
     assert case.result == TestResult.POOL_POSITIVE

@@ -58,6 +58,7 @@ def populate(ctx: DemoContext) -> None:
     sites = _sites()
     tubes = _sample(ctx, round_, sites, now)
     _walk_in_and_visitor(ctx, round_, sites)
+    _spread_over_the_morning(round_, now)
     boxes = _ship(ctx, round_, sites, tubes, now)
     positive = _results(ctx, tubes, now)
     _trace(ctx, positive)
@@ -175,6 +176,49 @@ def _sample(
             Tube.objects.filter(pk__in=[t.pk for t in tubes[site_name]]).order_by("id")
         )
     return tubes
+
+
+def _spread_over_the_morning(round_: Any, now: dt.datetime) -> None:
+    """The demo scans everything in a second: give the samples the times of a morning's
+    work instead (each site from the round's start until a few minutes ago, busier in the
+    first hours), so the dashboard's samples per hour look like a real round. Tubes open
+    and close with their first and last member; targets take their first sampling."""
+    from fangkong.geo.models import Site
+    from fangkong.screening.models import RoundTarget, Sample, Tube, TubeStatus
+
+    start = round_.starts_at + dt.timedelta(minutes=5)
+    samples = list(
+        Sample.objects.filter(round=round_).order_by("site_id", "id").only("id", "site_id")
+    )
+    per_site: dict[int, list[Any]] = defaultdict(list)
+    for sample in samples:
+        per_site[sample.site_id].append(sample)
+    regions = dict(Site.objects.filter(pk__in=per_site).values_list("id", "region_code"))
+    for site_id, site_samples in per_site.items():
+        # The finished villages' sites were done before their boxes left (_ship).
+        end = now - dt.timedelta(minutes=100 if regions[site_id] in FINISHED else 5)
+        count = len(site_samples)
+        for index, sample in enumerate(site_samples):
+            # A morning rush: more scans early, fewer towards the end.
+            sample.scanned_at = start + (end - start) * ((index / count) ** 1.4)
+    Sample.objects.bulk_update(samples, ["scanned_at"], batch_size=500)
+    times: dict[int, list[dt.datetime]] = defaultdict(list)
+    first: dict[int, dt.datetime] = {}
+    for sample in Sample.objects.filter(round=round_).only("tube_id", "person_id", "scanned_at"):
+        times[sample.tube_id].append(sample.scanned_at)
+        first[sample.person_id] = min(first.get(sample.person_id, now), sample.scanned_at)
+    tubes = list(Tube.objects.filter(pk__in=times).only("id", "status", "closed_at"))
+    for tube in tubes:
+        tube.opened_at = min(times[tube.pk]) - dt.timedelta(seconds=30)
+        if tube.status != TubeStatus.OPEN:
+            tube.closed_at = max(times[tube.pk]) + dt.timedelta(seconds=20)
+    Tube.objects.bulk_update(tubes, ["opened_at", "closed_at"], batch_size=500)
+    targets = list(
+        RoundTarget.objects.filter(round=round_, person_id__in=first).only("id", "person_id")
+    )
+    for target in targets:
+        target.first_sampled_at = first[target.person_id]
+    RoundTarget.objects.bulk_update(targets, ["first_sampled_at"], batch_size=500)
 
 
 def _walk_in_and_visitor(ctx: DemoContext, round_: Any, sites: dict[str, Any]) -> None:
