@@ -38,25 +38,37 @@ class Household(ScopedModel):
 class Person(ScopedModel):
     """A person in the ledger. One person, one record: a mainland ID is unique install-wide."""
 
+    # Indexed in Meta.indexes, not with db_index: on PostgreSQL db_index=True on a
+    # CharField adds a second, varchar_pattern_ops index for LIKE 'x%', which nothing here
+    # runs (search and scope are ranges: people.search, core.scoping), and every write
+    # pays for (an import's COPY too).
+    region_code = models.CharField(_("region code"), max_length=15)
     name = models.CharField(_("name"), max_length=64)
     # Search keys (see people.names): simplified name, full pinyin, initials.
-    name_key = models.CharField(max_length=64, db_index=True, editable=False)
-    name_pinyin = models.CharField(max_length=128, db_index=True, editable=False)
-    name_initials = models.CharField(max_length=32, db_index=True, editable=False)
+    name_key = models.CharField(max_length=64, editable=False)
+    name_pinyin = models.CharField(max_length=128, editable=False)
+    name_initials = models.CharField(max_length=32, editable=False)
     id_type = models.CharField(
         _("document type"), max_length=16, choices=IdType.choices, default=IdType.MAINLAND
     )
     id_number = models.CharField(_("document number"), max_length=32, blank=True)
     # The number reversed: "last 4 or 6 digits" is then an indexed prefix range.
-    id_reversed = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    id_reversed = models.CharField(max_length=32, blank=True, editable=False)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
-    phone_reversed = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    phone_reversed = models.CharField(max_length=32, blank=True, editable=False)
     phone_alt = models.CharField(_("other phone"), max_length=32, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
+    # Most people have no household (an imported ledger rarely says) and very few are
+    # merged: both are indexed only where set (Meta.indexes).
     household = models.ForeignKey(
-        Household, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+        Household,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="members",
+        db_index=False,
     )
     residence_status = models.CharField(
         _("residence status"),
@@ -67,7 +79,7 @@ class Person(ScopedModel):
     notes = models.TextField(_("notes"), blank=True)
     # A merged duplicate stays (its history is evidence) but points at the kept record.
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
 
     MASKED_FIELDS = {
@@ -83,6 +95,24 @@ class Person(ScopedModel):
         verbose_name = _("person")
         verbose_name_plural = _("people")
         ordering = ["region_code", "name_pinyin", "id"]
+        indexes = [
+            models.Index(fields=["region_code"], name="person_region_idx"),
+            models.Index(fields=["name_key"], name="person_name_key_idx"),
+            models.Index(fields=["name_pinyin"], name="person_pinyin_idx"),
+            models.Index(fields=["name_initials"], name="person_initials_idx"),
+            models.Index(fields=["id_reversed"], name="person_id_reversed_idx"),
+            models.Index(fields=["phone_reversed"], name="person_phone_reversed_idx"),
+            models.Index(
+                fields=["household"],
+                condition=Q(household__isnull=False),
+                name="person_household_idx",
+            ),
+            models.Index(
+                fields=["merged_into"],
+                condition=Q(merged_into__isnull=False),
+                name="person_merged_into_idx",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["id_type", "id_number"],
