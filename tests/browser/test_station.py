@@ -121,6 +121,14 @@ def test_scans_faster_than_the_server_are_kept_in_order(
         " && document.querySelector('[data-testid=tube-counter]').innerText === '3/10'"
     )
     assert focused(page) == "station-input"
+    # A smaller pool for this tube: the counter follows, the input gets the focus back.
+    page.locator("[data-testid=capacity-toggle]").click()
+    page.locator("[data-capacity]").select_option("5")
+    page.locator("[data-testid=change-capacity]").click()
+    wait_result(page, "capacity_changed")
+    assert page.locator("[data-testid=tube-counter]").inner_text() == "3/5"
+    assert focused(page) == "station-input"
+    assert Tube.objects.get(barcode="GZB0002").capacity == 5
     # Closed by hand; the next tube is typed, so it must be typed twice.
     page.locator("[data-testid=close-tube]").click()
     wait_result(page, "tube_closed")

@@ -381,6 +381,40 @@ def test_close_tube(
     assert out.json()["code"] == "tube_closed"
 
 
+def test_set_tube_capacity(
+    gz: Gaozhuang, tube: Tube, api: Client, make_user: Any, client_for: Any
+) -> None:
+    scan(actor=None, tube_barcode="TB0001", person_code=gz.jiangtaitun[0].id_number)
+    case = AccessCase(
+        url=f"{BASE}/tubes/TB0001/capacity",
+        method="post",
+        data={"capacity": 5},
+        content_type=JSON,
+        role=Role.SAMPLER,
+        region=JIANGTAITUN,
+        other_region=FUDAO,
+        wrong_role=Role.INSPECTOR,
+        api=True,
+    )
+    results = check_access_matrix(case, make_user, client_for)
+    assert results["wrong_role"].status_code == 403
+    body = results["allowed"].json()
+    assert body["capacity"] == 5 and body["status"] == "open"
+    assert AuditEntry.objects.filter(action="screening.set_tube_capacity").count() == 1
+    url = f"{BASE}/tubes/TB0001/capacity"
+    for bad in ({"capacity": "five"}, {"capacity": -1}, {"capacity": 101}, {}, "{not json"):
+        response = post(api, url, bad)
+        assert response.status_code in (400, 422), (bad, response.content)
+    for refused in ({"capacity": 21}, {"capacity": 0}):
+        response = post(api, url, refused)
+        assert response.status_code == 422 and "capacity" in response.json()["fields"]
+    assert post(api, f"{BASE}/tubes/NOPE/capacity", {"capacity": 5}).status_code == 404
+    # Down to its one member: full, closed.
+    closed = post(api, url, {"capacity": 1})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert post(api, url, {"capacity": 5}).status_code == 422
+
+
 def test_remove_sample(
     gz: Gaozhuang, tube: Tube, api: Client, make_user: Any, client_for: Any
 ) -> None:

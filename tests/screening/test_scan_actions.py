@@ -17,6 +17,7 @@ from fangkong.screening.actions.sampling import (
     open_tube,
     register_walk_in,
     remove_sample,
+    set_tube_capacity,
     zone_pool_size,
 )
 from fangkong.screening.models import (
@@ -143,6 +144,38 @@ def test_close_tube(gz: Gaozhuang, sampler: Any, make_user: Any) -> None:
     assert entry.before["status"] == "open" and entry.after["status"] == "closed"
     with pytest.raises(ValidationError):
         close_tube(actor=sampler, tube=tube)
+
+
+def test_set_tube_capacity(gz: Gaozhuang, sampler: Any, make_user: Any) -> None:
+    tube = open_tube(actor=None, round_=gz.round, site=gz.site, barcode="TB0001")
+    assert tube.capacity == 10
+    for someone in gz.jiangtaitun[:3]:
+        scan(actor=None, tube_barcode="TB0001", person_code=someone.id_number)
+    with pytest.raises(PermissionDenied):
+        set_tube_capacity(actor=make_user(role=Role.SAMPLER, region=FUDAO), tube=tube, capacity=5)
+    for bad in (2, -1, 21, 101, "5", 5.0, None, True):
+        with pytest.raises(ValidationError) as caught:
+            set_tube_capacity(actor=sampler, tube=tube, capacity=bad)
+        assert fields_of(caught) == {"capacity"}, bad
+    with pytest.raises(ValidationError) as caught:
+        set_tube_capacity(actor=sampler, tube=tube, capacity=0)  # household: only while empty
+    assert fields_of(caught) == {"capacity"}
+    changed = set_tube_capacity(actor=sampler, tube=tube, capacity=5)
+    assert changed.capacity == 5 and changed.status == TubeStatus.OPEN
+    entry = AuditEntry.objects.get(action="screening.set_tube_capacity")
+    assert entry.before["capacity"] == 10 and entry.after["capacity"] == 5
+    # Down to the people already in it: full, so it closes, as a filling scan does.
+    full = set_tube_capacity(actor=sampler, tube=tube, capacity=3)
+    assert full.status == TubeStatus.CLOSED and full.closed_at is not None
+    with pytest.raises(ValidationError):
+        set_tube_capacity(actor=sampler, tube=tube, capacity=10)  # closed
+    empty = open_tube(actor=None, round_=gz.round, site=gz.site, barcode="TB0002")
+    household = set_tube_capacity(actor=sampler, tube=empty, capacity=0)
+    assert household.household_mode and household.capacity == HOUSEHOLD_TUBE_CAPACITY
+    back = set_tube_capacity(actor=sampler, tube=empty, capacity=1)
+    assert not back.household_mode and back.capacity == 1
+    out = scan(actor=None, tube_barcode="TB0002", person_code=gz.jiangtaitun[5].id_number)
+    assert out.code == "tube_full_closed"
 
 
 def test_remove_sample_keeps_the_row_and_fixes_counts(gz: Gaozhuang, sampler: Any) -> None:

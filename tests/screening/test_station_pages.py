@@ -27,6 +27,7 @@ pytestmark = pytest.mark.django_db
 SCAN = "/screening/station/scan/"
 CLOSE = "/screening/station/close/"
 REMOVE = "/screening/station/remove/"
+CAPACITY = "/screening/station/capacity/"
 WALK_IN = "/screening/station/walk-in/"
 XHR = {"X-Station": "1"}
 
@@ -371,6 +372,23 @@ def test_close_a_tube_by_hand_then_the_next_scan_opens_a_new_one(
     assert result_of(response)[0] == "error"
     station.tube = "NOPE"
     assert result_of(station.post(CLOSE)) == ("error", "tube_unknown")
+
+
+def test_change_the_pool_size_of_the_open_tube(station: Station, gz: Gaozhuang) -> None:
+    station.scan("GZ0000031")
+    station.scan(gz.jiangtaitun[2].id_number)
+    html = body_text(station.scan(gz.jiangtaitun[3].id_number))
+    assert 'data-testid="change-capacity"' in html
+    response = station.post(CAPACITY, capacity="5")
+    assert result_of(response) == ("info", "capacity_changed")
+    assert 'data-testid="tube-counter">2/5<' in body_text(response)
+    assert Tube.objects.get(barcode="GZ0000031").capacity == 5
+    for junk in ("", "abc", "7", "0", "-1", "１"):
+        response = station.post(CAPACITY, capacity=junk)
+        assert result_of(response)[0] == "error", junk
+    assert Tube.objects.get(barcode="GZ0000031").capacity == 5
+    station.tube = "NOPE"
+    assert result_of(station.post(CAPACITY, capacity="5")) == ("error", "tube_unknown")
 
 
 def test_remove_a_mis_scanned_member(station: Station, gz: Gaozhuang) -> None:

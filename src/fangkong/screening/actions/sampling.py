@@ -158,6 +158,52 @@ def close_tube(*, actor: Any, tube: Tube) -> Tube:
 
 
 @transaction.atomic
+def set_tube_capacity(*, actor: Any, tube: Tube, capacity: Any) -> Tube:
+    """Change an open tube's pool size (改混管数), e.g. a 10:1 tube for a 5:1 group.
+
+    Not below the people already in it; at exactly that number the tube is full and
+    closes, as a scan that fills it does. A tube becomes or stops being a household tube
+    (0) only while empty: its members were chosen by that rule.
+    """
+    locked = Tube.objects.select_for_update().get(pk=tube.pk)
+    require_permission(actor, Perm.SAMPLE, locked.region_code)
+    if locked.status != TubeStatus.OPEN:
+        raise error("tube", _("This tube is already closed."))
+    _require_sampling(Round.objects.only("status").get(pk=locked.round_id))
+    pool = _clean_capacity(capacity)
+    household_mode = pool == HOUSEHOLD_POOL
+    if household_mode != locked.household_mode and locked.member_count:
+        raise error(
+            "capacity",
+            _("Change to or from one tube per household only while the tube is empty."),
+        )
+    new_capacity = HOUSEHOLD_TUBE_CAPACITY if household_mode else pool
+    if new_capacity < locked.member_count:
+        raise error(
+            "capacity",
+            _("The tube already holds %(count)d people; remove some first.")
+            % {"count": locked.member_count},
+        )
+    before = audit.snapshot(locked, TUBE_FIELDS)
+    locked.capacity = new_capacity
+    locked.household_mode = household_mode
+    fields = ["capacity", "household_mode", "updated_at"]
+    if locked.member_count and locked.member_count >= new_capacity:
+        locked.status = TubeStatus.CLOSED
+        locked.closed_at = timezone.now()
+        fields += ["status", "closed_at"]
+    locked.save(update_fields=fields)
+    audit.record(
+        actor,
+        "screening.set_tube_capacity",
+        locked,
+        before=before,
+        after=audit.snapshot(locked, TUBE_FIELDS),
+    )
+    return locked
+
+
+@transaction.atomic
 def remove_sample(*, actor: Any, sample: Sample, reason: str) -> Sample:
     """Take a mis-scanned person out of a still-open tube (the row stays, marked removed).
 

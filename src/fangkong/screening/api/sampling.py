@@ -10,7 +10,8 @@ caller's regions (the same answer for both: nothing leaks); 401 without a login 
 PostgreSQL (tests/screening/test_sampling_api.py pins it).
 
 Tubes: ``POST /tubes`` opens one (201), ``GET /tubes/{barcode}`` shows it with its members
-(names, masked ID numbers), ``POST /tubes/{barcode}/close`` closes it by hand;
+(names, masked ID numbers), ``POST /tubes/{barcode}/close`` closes it by hand,
+``POST /tubes/{barcode}/capacity`` changes its pool size;
 ``POST /samples/{id}/remove`` takes a mis-scan out of an open tube; ``POST /walk-ins``
 registers a person met at the site (201, masked; 409 when already registered). Opening,
 closing, removing and registering need Perm.SAMPLE over the site (403 without it
@@ -254,6 +255,20 @@ def close_tube(request: HttpRequest, barcode: str) -> Tube:
     ensure_permission_somewhere(request.user, Perm.SAMPLE)
     tube = _tube(request, barcode, Perm.SAMPLE)
     actions.close_tube(actor=request.user, tube=tube)
+    return _tube_detail(_tube(request, barcode, Perm.SAMPLE))
+
+
+class CapacityIn(Schema):
+    capacity: int = Field(ge=0, le=100, description="people per tube; 0 one tube per household")
+
+
+@router.post("/tubes/{barcode}/capacity", response=TubeDetailOut)
+def set_tube_capacity(request: HttpRequest, barcode: str, payload: CapacityIn) -> Tube:
+    """Change an open tube's pool size: not below its members (at that number it closes);
+    to or from one tube per household (0) only while empty."""
+    ensure_permission_somewhere(request.user, Perm.SAMPLE)
+    tube = _tube(request, barcode, Perm.SAMPLE)
+    actions.set_tube_capacity(actor=request.user, tube=tube, capacity=payload.capacity)
     return _tube_detail(_tube(request, barcode, Perm.SAMPLE))
 
 

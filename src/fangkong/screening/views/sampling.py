@@ -293,6 +293,7 @@ def _context(station: Station, tube: TubeView | None, **extra: Any) -> dict[str,
         "repeat_reasons": REPEAT_REASONS,
         "remove_reasons": REMOVE_REASONS,
         "pool_choices": pool_choices(station),
+        "capacity_choices": [(size, label) for size, label in POOL_SIZE_CHOICES if size],
     }
     context.update(extra)
     return context
@@ -466,6 +467,35 @@ def station_close(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @require_anywhere(Perm.SAMPLE)
+def station_capacity(request: HttpRequest) -> HttpResponse:
+    """Change the pool size of the station's open tube (改混管数)."""
+    from fangkong.screening.actions.sampling import set_tube_capacity
+
+    current = get_station(request.user, request.POST)
+    barcode = codes.normalize_barcode(request.POST.get("tube", ""))
+    tube = Tube.objects.filter(barcode=barcode, round=current.round, site=current.site).first()
+    capacity = _capacity(request.POST.get("capacity"))
+    if tube is None:
+        result = Result("error", "tube_unknown", _("No tube is open at this station."))
+    elif capacity is None:
+        result = Result("error", "invalid", _("Choose a pool size from the list."))
+    else:
+        try:
+            tube = set_tube_capacity(actor=request.user, tube=tube, capacity=capacity)
+        except (ValidationError, PermissionDenied) as exc:
+            result = error_result(exc)
+        else:
+            result = Result(
+                "info",
+                "capacity_changed",
+                _("Tube %(code)s now takes %(capacity)d people.")
+                % {"code": tube.barcode, "capacity": tube.capacity},
+            )
+    return _live(request, _context(current, tube_view(barcode, current), result=result))
+
+
+@require_POST
+@require_anywhere(Perm.SAMPLE)
 def station_remove(request: HttpRequest) -> HttpResponse:
     """Take a mis-scanned person out of the open tube, with a reason."""
     from fangkong.screening.actions.sampling import remove_sample
@@ -570,6 +600,7 @@ urlpatterns = [
     path("station/", station, name="station"),
     path("station/scan/", station_scan, name="station_scan"),
     path("station/close/", station_close, name="station_close"),
+    path("station/capacity/", station_capacity, name="station_capacity"),
     path("station/remove/", station_remove, name="station_remove"),
     path("station/walk-in/", station_walk_in, name="station_walk_in"),
 ]

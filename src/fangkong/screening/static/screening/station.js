@@ -205,6 +205,10 @@
       data.set("sample", button.getAttribute("data-sample") || "");
       data.set("item", button.getAttribute("data-item") || "");
       data.set("reason", select ? select.value : "");
+    } else if (action === "capacity") {
+      var box = button.closest("details");
+      var choice = box ? box.querySelector("[data-capacity]") : null;
+      data.set("capacity", choice ? choice.value : "");
     } else if (action === "select") {
       data.set("box", "");
       data.set("code", button.getAttribute("data-code") || "");
