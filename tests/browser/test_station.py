@@ -42,6 +42,15 @@ def focused(page: Any) -> str:
     return str(page.evaluate("document.activeElement && document.activeElement.dataset.testid"))
 
 
+def wait_focused(page: Any) -> None:
+    """The page focuses its input when its script has run (autofocus, then station.js):
+    right after a navigation the element may exist before either has happened."""
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.dataset.testid === 'station-input'",
+        timeout=5000,
+    )
+
+
 def wait_result(page: Any, code: str) -> Any:
     page.wait_for_selector(f"{RESULT}[data-code={code}]")
     return page.locator(RESULT)
@@ -60,7 +69,7 @@ def test_open_a_tube_scan_two_people_and_an_invalid_id(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 1, f"the page scrolls sideways by {overflow}px"
-    assert focused(page) == "station-input"
+    wait_focused(page)
 
     scan(page, "GZB0001")
     wait_result(page, "tube_opened")
