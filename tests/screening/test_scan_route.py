@@ -476,3 +476,12 @@ def test_the_tokens_use_is_recorded_once_a_minute(
     assert ApiToken.objects.get(pk=stored.pk).last_used_at > earlier
     assert delegated == []
     assert Sample.objects.get(person=gz.jiangtaitun[3]).scanned_by_id == user.pk
+
+
+def test_the_route_imitates_the_token_middleware_list() -> None:
+    # The route answers as this list would; when the list changes, update the route (and
+    # this test) together, or every scan silently takes the long way.
+    from django.conf import settings
+
+    assert list(settings.API_TOKEN_MIDDLEWARE) == scan_route.IMITATED_MIDDLEWARE
+    assert scan_route._plain_stack()
