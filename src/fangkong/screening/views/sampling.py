@@ -14,6 +14,7 @@ what it shows. Needs Perm.SAMPLE over the site (else 404; no Perm.SAMPLE anywher
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -438,12 +439,9 @@ def _open(
     return Result("ok", "tube_opened", message), tube.barcode, {}
 
 
-@require_POST
-@require_anywhere(Perm.SAMPLE)
-def station_close(request: HttpRequest) -> HttpResponse:
-    """Close the station's tube by hand (关管)."""
-    from fangkong.screening.actions.sampling import close_tube
-
+def _tube_change(request: HttpRequest, change: Callable[[Tube], Result]) -> HttpResponse:
+    """A change to the station's tube (close it, resize it): ``change`` runs the action
+    and says what happened; refusals are shown as the action words them."""
     current = get_station(request.user, request.POST)
     barcode = codes.normalize_barcode(request.POST.get("tube", ""))
     tube = Tube.objects.filter(barcode=barcode, round=current.round, site=current.site).first()
@@ -451,18 +449,28 @@ def station_close(request: HttpRequest) -> HttpResponse:
         result = Result("error", "tube_unknown", _("No tube is open at this station."))
     else:
         try:
-            tube = close_tube(actor=request.user, tube=tube)
+            result = change(tube)
         except (ValidationError, PermissionDenied) as exc:
             result = error_result(exc)
-        else:
-            result = Result(
-                "ok",
-                "tube_closed",
-                _("Tube %(code)s closed with %(count)d people. Scan the next tube.")
-                % {"code": tube.barcode, "count": tube.member_count},
-            )
-    shown = tube_view(barcode, current)
-    return _live(request, _context(current, shown, result=result))
+    return _live(request, _context(current, tube_view(barcode, current), result=result))
+
+
+@require_POST
+@require_anywhere(Perm.SAMPLE)
+def station_close(request: HttpRequest) -> HttpResponse:
+    """Close the station's tube by hand (关管)."""
+    from fangkong.screening.actions.sampling import close_tube
+
+    def close(tube: Tube) -> Result:
+        closed = close_tube(actor=request.user, tube=tube)
+        return Result(
+            "ok",
+            "tube_closed",
+            _("Tube %(code)s closed with %(count)d people. Scan the next tube.")
+            % {"code": closed.barcode, "count": closed.member_count},
+        )
+
+    return _tube_change(request, close)
 
 
 @require_POST
@@ -471,27 +479,20 @@ def station_capacity(request: HttpRequest) -> HttpResponse:
     """Change the pool size of the station's open tube (改混管数)."""
     from fangkong.screening.actions.sampling import set_tube_capacity
 
-    current = get_station(request.user, request.POST)
-    barcode = codes.normalize_barcode(request.POST.get("tube", ""))
-    tube = Tube.objects.filter(barcode=barcode, round=current.round, site=current.site).first()
     capacity = _capacity(request.POST.get("capacity"))
-    if tube is None:
-        result = Result("error", "tube_unknown", _("No tube is open at this station."))
-    elif capacity is None:
-        result = Result("error", "invalid", _("Choose a pool size from the list."))
-    else:
-        try:
-            tube = set_tube_capacity(actor=request.user, tube=tube, capacity=capacity)
-        except (ValidationError, PermissionDenied) as exc:
-            result = error_result(exc)
-        else:
-            result = Result(
-                "info",
-                "capacity_changed",
-                _("Tube %(code)s now takes %(capacity)d people.")
-                % {"code": tube.barcode, "capacity": tube.capacity},
-            )
-    return _live(request, _context(current, tube_view(barcode, current), result=result))
+
+    def resize(tube: Tube) -> Result:
+        if capacity is None:
+            return Result("error", "invalid", _("Choose a pool size from the list."))
+        changed = set_tube_capacity(actor=request.user, tube=tube, capacity=capacity)
+        return Result(
+            "info",
+            "capacity_changed",
+            _("Tube %(code)s now takes %(capacity)d people.")
+            % {"code": changed.barcode, "capacity": changed.capacity},
+        )
+
+    return _tube_change(request, resize)
 
 
 @require_POST
