@@ -7,7 +7,6 @@ IMPORT_PEOPLE scope (else 404, like any record outside it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,11 @@ from django.http import Http404
 from django.utils import translation
 
 from fangkong.accounts.roles import Perm
-from fangkong.core.importing.headers import clean_mapping
-from fangkong.core.importing.readers import ImportFileError, Table, open_table
+from fangkong.core.importing.preview import Preview
+from fangkong.core.importing.preview import make_preview as preview_of
+from fangkong.core.importing.readers import ImportFileError, open_table
 from fangkong.core.importing.runner import resolve_header
 from fangkong.core.importing.uploads import save_upload, upload_meta, upload_path
-from fangkong.core.importing.values import cell_text
 from fangkong.core.jobs import start_job
 from fangkong.core.models import Job
 from fangkong.core.regioncodes import Level
@@ -27,7 +26,6 @@ from fangkong.core.scoping import has_permission, restrict
 from fangkong.geo.models import Region
 from fangkong.people.importers import JOB_KIND, PEOPLE_SCHEMA
 
-PREVIEW_ROWS = 10
 MAX_REGION_CHOICES = 500
 
 
@@ -66,52 +64,10 @@ def load_upload(token: str, user: Any) -> tuple[Path, dict[str, Any]]:
     return path, meta
 
 
-@dataclass
-class Preview:
-    header_row: int  # 0-based
-    header: list[str]
-    mapping: dict[int, str]
-    head: list[list[str]]  # the first rows of the sheet, to choose the header row from
-    sample: list[list[str]]  # the first data rows
-    total_rows: int | None
-    error: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "header_row": self.header_row + 1,
-            "header": self.header,
-            "mapping": {str(k): v for k, v in self.mapping.items()},
-            "sample": self.sample,
-            "data_rows": (
-                max(0, self.total_rows - self.header_row - 1)
-                if self.total_rows is not None
-                else None
-            ),
-            "error": self.error,
-        }
-
-
 def make_preview(
     path: Path, header_row: int | None = None, mapping: dict[Any, Any] | None = None
 ) -> Preview:
-    table: Table = open_table(path)
-    head = [[cell_text(c) for c in row] for row in table.head]
-    width = max((len(row) for row in head), default=0)
-    error = ""
-    cleaned = None
-    if mapping is not None:
-        cleaned = clean_mapping(mapping, width, PEOPLE_SCHEMA)
-    try:
-        guess = resolve_header(table, PEOPLE_SCHEMA, header_row, cleaned)
-        found_row, header, found_mapping = guess.row_index, guess.header, guess.mapping
-    except ImportFileError as exc:
-        error = str(exc)
-        found_row = header_row if header_row is not None else 0
-        header = head[found_row] if found_row < len(head) else []
-        found_mapping = cleaned or {}
-    sample = [row for row in head[found_row + 1 :] if any(row)][:PREVIEW_ROWS]
-    header = header + [""] * (width - len(header))
-    return Preview(found_row, header, found_mapping, head, sample, table.total_rows, error)
+    return preview_of(path, PEOPLE_SCHEMA, header_row, mapping)
 
 
 def start_import(

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy
 
 from fangkong.accounts.roles import Perm
+from fangkong.core.importing.preview import PreviewChoice, preview_choice, preview_context
 from fangkong.core.importing.readers import ImportFileError
 from fangkong.core.importing.uploads import UploadTooLarge, max_upload_bytes, too_large_message
 from fangkong.core.scoping import ensure_permission_somewhere
@@ -81,32 +82,16 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 @login_required
 def import_preview(request: HttpRequest, token: str) -> HttpResponse:
     _require_import(request)
     user = request.user
     path, meta = import_service.load_upload(token, user)
     region = import_service.check_region(user, str(meta.get("region_code") or ""))
-    header_row = mapping = None
-    dry_run = False
-    if request.method == "POST":
-        chosen = _int(request.POST.get("header_row"))
-        header_row = chosen - 1 if chosen is not None and chosen >= 1 else None
-        mapping = {
-            key[4:]: value
-            for key, value in request.POST.items()
-            if key.startswith("map_") and value
-        } or None  # no selects sent (a bare commit): keep the detected mapping
-        dry_run = request.POST.get("dry_run") == "on"
-    elif request.method != "GET":
+    choice = preview_choice(request.POST) if request.method == "POST" else PreviewChoice()
+    if request.method not in ("GET", "POST"):
         return HttpResponse(status=405)
+    header_row, mapping, dry_run = choice.header_row, choice.mapping, choice.dry_run
     preview: import_service.Preview | None = None
     try:
         preview = import_service.make_preview(path, header_row, mapping)
@@ -129,12 +114,6 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
             raise Http404 from None
         else:
             return redirect("core:job_detail", pk=job.pk)
-    columns = []
-    if preview is not None:
-        for index, title in enumerate(preview.header):
-            columns.append(
-                {"index": index, "title": title, "field": preview.mapping.get(index, "")}
-            )
     return render(
         request,
         "people/import/preview.html",
@@ -142,12 +121,6 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
             "token": token,
             "filename": meta.get("filename", ""),
             "region": region,
-            "preview": preview,
-            "columns": columns,
-            "fields": [(spec.name, spec.label, spec.required) for spec in PEOPLE_SCHEMA.fields],
-            "error": error,
-            "dry_run": dry_run,
-            "data_rows": preview.as_dict()["data_rows"] if preview else None,
-            "header_choices": range(1, len(preview.head) + 1) if preview else [],
+            **preview_context(preview, PEOPLE_SCHEMA, error=error, dry_run=dry_run),
         },
     )

@@ -7,7 +7,6 @@ matched only against tubes of the user's regions (screening.actions.results).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,17 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from fangkong.accounts.roles import Perm
-from fangkong.core.importing.headers import HeaderGuess, clean_mapping, find_header
+from fangkong.core.importing.headers import HeaderGuess, find_header
+from fangkong.core.importing.preview import Preview
+from fangkong.core.importing.preview import make_preview as preview_of
 from fangkong.core.importing.readers import ImportFileError, Table, open_table
 from fangkong.core.importing.runner import resolve_header
 from fangkong.core.importing.uploads import save_upload, upload_meta, upload_path
-from fangkong.core.importing.values import cell_text
 from fangkong.core.jobs import Progress, job_kind, new_result_file, start_job
 from fangkong.core.models import Job
 from fangkong.core.regioncodes import minimal_prefixes
 from fangkong.core.scoping import scope_codes
 from fangkong.screening.importers import JOB_KIND, RESULT_SCHEMA, import_results_file
-
-PREVIEW_ROWS = 10
 
 
 def result_header(
@@ -65,51 +63,10 @@ def load_upload(token: str, user: Any) -> tuple[Path, dict[str, Any]]:
     return path, meta
 
 
-@dataclass
-class Preview:
-    header_row: int  # 0-based
-    header: list[str]
-    mapping: dict[int, str]
-    head: list[list[str]]
-    sample: list[list[str]]
-    total_rows: int | None
-    error: str = ""
-
-    def data_rows(self) -> int | None:
-        if self.total_rows is None:
-            return None
-        return max(0, self.total_rows - self.header_row - 1)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "header_row": self.header_row + 1,
-            "header": self.header,
-            "mapping": {str(k): v for k, v in self.mapping.items()},
-            "sample": self.sample,
-            "data_rows": self.data_rows(),
-            "error": self.error,
-        }
-
-
 def make_preview(
     path: Path, header_row: int | None = None, mapping: dict[Any, Any] | None = None
 ) -> Preview:
-    table = open_table(path)
-    head = [[cell_text(c) for c in row] for row in table.head]
-    width = max((len(row) for row in head), default=0)
-    cleaned = clean_mapping(mapping, width, RESULT_SCHEMA) if mapping is not None else None
-    error = ""
-    try:
-        guess = result_header(table, header_row, cleaned)
-        found_row, header, found_mapping = guess.row_index, guess.header, guess.mapping
-    except ImportFileError as exc:
-        error = str(exc)
-        found_row = header_row if header_row is not None else 0
-        header = head[found_row] if found_row < len(head) else []
-        found_mapping = cleaned or {}
-    sample = [row for row in head[found_row + 1 :] if any(row)][:PREVIEW_ROWS]
-    header = header + [""] * (width - len(header))
-    return Preview(found_row, header, found_mapping, head, sample, table.total_rows, error)
+    return preview_of(path, RESULT_SCHEMA, header_row, mapping, resolve=result_header)
 
 
 def _job_region(user: Any) -> str:

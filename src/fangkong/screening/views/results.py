@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from fangkong.accounts.roles import Perm
+from fangkong.core.importing.preview import PreviewChoice, preview_choice, preview_context
 from fangkong.core.importing.readers import ImportFileError
 from fangkong.core.importing.uploads import UploadTooLarge, max_upload_bytes, too_large_message
 from fangkong.core.jobs import result_path, sweep_stale_jobs
@@ -83,19 +84,10 @@ def results_upload(request: HttpRequest) -> HttpResponse:
 @require_anywhere(Perm.IMPORT_RESULTS)
 def results_preview(request: HttpRequest, token: str) -> HttpResponse:
     path_, meta = result_jobs.load_upload(token, request.user)
-    header_row = mapping = None
-    dry_run = False
-    if request.method == "POST":
-        chosen = _int(request.POST.get("header_row"))
-        header_row = chosen - 1 if chosen is not None and chosen >= 1 else None
-        mapping = {
-            key[4:]: value
-            for key, value in request.POST.items()
-            if key.startswith("map_") and value
-        } or None
-        dry_run = request.POST.get("dry_run") == "on"
-    elif request.method != "GET":
+    choice = preview_choice(request.POST) if request.method == "POST" else PreviewChoice()
+    if request.method not in ("GET", "POST"):
         return HttpResponse(status=405)
+    header_row, mapping, dry_run = choice.header_row, choice.mapping, choice.dry_run
     preview: result_jobs.Preview | None = None
     try:
         preview = result_jobs.make_preview(path_, header_row, mapping)
@@ -116,25 +108,13 @@ def results_preview(request: HttpRequest, token: str) -> HttpResponse:
             error = str(exc)
         else:
             return redirect("screening:results_job", pk=job.pk)
-    columns = []
-    if preview is not None:
-        columns = [
-            {"index": i, "title": title, "field": preview.mapping.get(i, "")}
-            for i, title in enumerate(preview.header)
-        ]
     return render(
         request,
         "screening/results/preview.html",
         {
             "token": token,
             "filename": meta.get("filename", ""),
-            "preview": preview,
-            "columns": columns,
-            "fields": [(spec.name, spec.label, spec.required) for spec in RESULT_SCHEMA.fields],
-            "error": error,
-            "dry_run": dry_run,
-            "data_rows": preview.data_rows() if preview else None,
-            "header_choices": range(1, len(preview.head) + 1) if preview else [],
+            **preview_context(preview, RESULT_SCHEMA, error=error, dry_run=dry_run),
         },
     )
 
