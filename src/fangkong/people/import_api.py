@@ -9,7 +9,6 @@ outside the caller's scope, or another user's token, is a 404.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -21,7 +20,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangkong.accounts.roles import Perm
-from fangkong.core.importing.headers import clean_mapping
+from fangkong.core.importing.params import mapping_from_json
 from fangkong.core.importing.readers import ImportFileError
 from fangkong.core.importing.uploads import UploadTooLarge, max_upload_bytes, too_large_message
 from fangkong.core.scoping import ensure_permission_somewhere
@@ -74,20 +73,6 @@ def preview_import(
     return {"token": token, "region_code": region_code, **preview.as_dict()}
 
 
-def _mapping(raw: str) -> dict[int, str] | None:
-    if not raw:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise HttpError(
-            400, _('The mapping must be a JSON object such as {"1": "name"}.')
-        ) from None
-    if not isinstance(data, dict):
-        raise HttpError(400, _('The mapping must be a JSON object such as {"1": "name"}.'))
-    return clean_mapping(data, 1000, PEOPLE_SCHEMA)
-
-
 @router.post("", response={202: StartOut})
 def start_import(
     request: HttpRequest,
@@ -113,7 +98,7 @@ def start_import(
             request.user,
             token,
             header_row=header_row - 1 if header_row else None,
-            mapping=_mapping(mapping),
+            mapping=mapping_from_json(mapping, PEOPLE_SCHEMA, "name"),
             dry_run=dry_run,
             region_code=region_code or None,
         )

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.accounts.roles import Perm
 from fangkong.core.importing.headers import HeaderGuess, find_header
+from fangkong.core.importing.params import job_file, job_header_row, job_mapping
 from fangkong.core.importing.preview import Preview
 from fangkong.core.importing.preview import make_preview as preview_of
 from fangkong.core.importing.readers import ImportFileError, Table, open_table
@@ -105,34 +106,22 @@ def start_import(
     )
 
 
-def _mapping(raw: Any) -> dict[int, str] | None:
-    if not isinstance(raw, dict):
-        return None
-    return {int(k): str(v) for k, v in raw.items() if str(k).isdigit()}
-
-
 @job_kind(JOB_KIND)
 def run_result_import(job: Job, progress: Progress) -> dict[str, Any]:
     """Params: token (an upload) or path (CLI only), header_row, mapping, dry_run,
     language, filename. The error workbook becomes the job's result file."""
     params = job.params or {}
     with translation.override(params.get("language") or "zh-hans"):
-        if params.get("token"):
-            path = upload_path(str(params["token"]))
-        else:
-            path = Path(params["path"]) if params.get("path") else None
-        if path is None or not path.is_file():
-            raise ImportFileError(_("The uploaded file is no longer available; upload it again."))
+        path = job_file(params)
         if params.get("header_row") is None:
             result_header(open_table(path))  # our message rather than the generic one
         error_path = new_result_file(job, f"errors-{path.stem}.xlsx")
-        header_row = params.get("header_row")
         summary = import_results_file(
             path,
             actor=job.owner,
             dry_run=bool(params.get("dry_run")),
-            header_row=int(header_row) if header_row is not None else None,
-            mapping=_mapping(params.get("mapping")),
+            header_row=job_header_row(params),
+            mapping=job_mapping(params.get("mapping")),
             progress=progress,
             error_path=error_path,
             job_id=str(job.pk),

@@ -11,7 +11,6 @@ Needs Perm.IMPORT_RESULTS (403 otherwise); another user's token is a 404.
 No ``from __future__ import annotations``: ninja reads the schemas from the signatures.
 """
 
-import json
 from typing import Any
 
 from django.http import HttpRequest
@@ -22,7 +21,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from fangkong.accounts.roles import Perm
-from fangkong.core.importing.headers import clean_mapping
+from fangkong.core.importing.params import mapping_from_json
 from fangkong.core.importing.readers import ImportFileError
 from fangkong.core.importing.uploads import UploadTooLarge, max_upload_bytes, too_large_message
 from fangkong.core.scoping import ensure_permission_somewhere
@@ -71,18 +70,6 @@ def preview_results(request: HttpRequest, file: File[UploadedFile]) -> dict[str,
     return {"token": token, **preview.as_dict()}
 
 
-def _mapping(raw: str) -> dict[int, str] | None:
-    if not raw:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise HttpError(400, _('The mapping must be a JSON object such as {"1": "barcode"}.'))
-    return clean_mapping(data, 1000, RESULT_SCHEMA)
-
-
 @router.post("/results/import", response={202: StartOut})
 def import_results(
     request: HttpRequest,
@@ -107,7 +94,7 @@ def import_results(
             request.user,
             token,
             header_row=header_row - 1 if header_row else None,
-            mapping=_mapping(mapping),
+            mapping=mapping_from_json(mapping, RESULT_SCHEMA, "barcode"),
             dry_run=dry_run,
         )
     except ImportFileError as exc:
