@@ -17,9 +17,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy
 
 from fangkong.accounts.roles import Perm
-from fangkong.core.importing.preview import PreviewChoice, preview_choice, preview_context
+from fangkong.core.importing.preview import preview_context, preview_step
 from fangkong.core.importing.readers import ImportFileError
 from fangkong.core.importing.uploads import UploadTooLarge, max_upload_bytes, too_large_message
+from fangkong.core.models import Job
 from fangkong.core.scoping import ensure_permission_somewhere
 from fangkong.people import import_service
 from fangkong.people.importers import PEOPLE_SCHEMA
@@ -88,32 +89,20 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
     user = request.user
     path, meta = import_service.load_upload(token, user)
     region = import_service.check_region(user, str(meta.get("region_code") or ""))
-    choice = preview_choice(request.POST) if request.method == "POST" else PreviewChoice()
     if request.method not in ("GET", "POST"):
         return HttpResponse(status=405)
-    header_row, mapping, dry_run = choice.header_row, choice.mapping, choice.dry_run
-    preview: import_service.Preview | None = None
+
+    def start(header_row: int, mapping: dict[int, str], dry_run: bool) -> Job:
+        return import_service.start_import(
+            user, token, header_row=header_row, mapping=mapping, dry_run=dry_run
+        )
+
     try:
-        preview = import_service.make_preview(path, header_row, mapping)
-    except ImportFileError as exc:
-        error = str(exc)
-    else:
-        error = preview.error
-    if request.method == "POST" and "commit" in request.POST and preview and not error:
-        try:
-            job = import_service.start_import(
-                user,
-                token,
-                header_row=preview.header_row,
-                mapping=preview.mapping,
-                dry_run=dry_run,
-            )
-        except ImportFileError as exc:
-            error = str(exc)
-        except PermissionDenied:
-            raise Http404 from None
-        else:
-            return redirect("core:job_detail", pk=job.pk)
+        step = preview_step(request, path, import_service.make_preview, start)
+    except PermissionDenied:
+        raise Http404 from None
+    if step.job is not None:
+        return redirect("core:job_detail", pk=step.job.pk)
     return render(
         request,
         "people/import/preview.html",
@@ -121,6 +110,6 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
             "token": token,
             "filename": meta.get("filename", ""),
             "region": region,
-            **preview_context(preview, PEOPLE_SCHEMA, error=error, dry_run=dry_run),
+            **preview_context(step.preview, PEOPLE_SCHEMA, error=step.error, dry_run=step.dry_run),
         },
     )

@@ -4,7 +4,7 @@
 An app's import service calls ``make_preview`` with its schema (and, if it words the
 "no header" message its own way, its own header resolver); its preview page reads the
 user's choices with ``preview_choice`` and renders ``core/importing_preview_form.html``
-with ``preview_context``.
+with ``preview_context``; ``preview_step`` is that page's request handling.
 """
 
 from __future__ import annotations
@@ -103,6 +103,41 @@ def preview_choice(post: Mapping[str, Any]) -> PreviewChoice:
         mapping=mapping or None,
         dry_run=post.get("dry_run") == "on",
     )
+
+
+@dataclass
+class PreviewStep:
+    """What the preview page's request came to: the preview (None if the file cannot be
+    read), the message to show, the dry-run box, and the job when the user committed."""
+
+    preview: Preview | None
+    error: str
+    dry_run: bool
+    job: Any = None
+
+
+def preview_step(
+    request: Any,
+    path: Path,
+    make: Callable[[Path, int | None, dict[str, str] | None], Preview],
+    start: Callable[[int, dict[int, str], bool], Any],
+) -> PreviewStep:
+    """An import's preview page: read the user's choices (a POST), preview the file with
+    them (``make``), and when the user commits a preview without error start the import
+    (``start(header_row, mapping, dry_run)``; an ImportFileError it raises is shown)."""
+    posted = request.method == "POST"
+    choice = preview_choice(request.POST) if posted else PreviewChoice()
+    try:
+        preview = make(path, choice.header_row, choice.mapping)
+    except ImportFileError as exc:
+        return PreviewStep(None, str(exc), choice.dry_run)
+    if not posted or "commit" not in request.POST or preview.error:
+        return PreviewStep(preview, preview.error, choice.dry_run)
+    try:
+        job = start(preview.header_row, preview.mapping, choice.dry_run)
+    except ImportFileError as exc:
+        return PreviewStep(preview, str(exc), choice.dry_run)
+    return PreviewStep(preview, "", choice.dry_run, job)
 
 
 def preview_context(

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from fangkong.accounts.roles import Perm
-from fangkong.core.importing.preview import PreviewChoice, preview_choice, preview_context
+from fangkong.core.importing.preview import preview_context, preview_step
 from fangkong.core.importing.readers import ImportFileError
 from fangkong.core.importing.uploads import UploadTooLarge, max_upload_bytes, too_large_message
 from fangkong.core.jobs import result_path, sweep_stale_jobs
@@ -84,37 +84,24 @@ def results_upload(request: HttpRequest) -> HttpResponse:
 @require_anywhere(Perm.IMPORT_RESULTS)
 def results_preview(request: HttpRequest, token: str) -> HttpResponse:
     path_, meta = result_jobs.load_upload(token, request.user)
-    choice = preview_choice(request.POST) if request.method == "POST" else PreviewChoice()
     if request.method not in ("GET", "POST"):
         return HttpResponse(status=405)
-    header_row, mapping, dry_run = choice.header_row, choice.mapping, choice.dry_run
-    preview: result_jobs.Preview | None = None
-    try:
-        preview = result_jobs.make_preview(path_, header_row, mapping)
-    except ImportFileError as exc:
-        error = str(exc)
-    else:
-        error = preview.error
-    if request.method == "POST" and "commit" in request.POST and preview and not error:
-        try:
-            job = result_jobs.start_import(
-                request.user,
-                token,
-                header_row=preview.header_row,
-                mapping=preview.mapping,
-                dry_run=dry_run,
-            )
-        except ImportFileError as exc:
-            error = str(exc)
-        else:
-            return redirect("screening:results_job", pk=job.pk)
+
+    def start(header_row: int, mapping: dict[int, str], dry_run: bool) -> Job:
+        return result_jobs.start_import(
+            request.user, token, header_row=header_row, mapping=mapping, dry_run=dry_run
+        )
+
+    step = preview_step(request, path_, result_jobs.make_preview, start)
+    if step.job is not None:
+        return redirect("screening:results_job", pk=step.job.pk)
     return render(
         request,
         "screening/results/preview.html",
         {
             "token": token,
             "filename": meta.get("filename", ""),
-            **preview_context(preview, RESULT_SCHEMA, error=error, dry_run=dry_run),
+            **preview_context(step.preview, RESULT_SCHEMA, error=step.error, dry_run=step.dry_run),
         },
     )
 
