@@ -16,7 +16,7 @@ import datetime as dt
 import decimal
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
@@ -151,20 +151,15 @@ def record_fast(
 
     Returns the entry's id.
     """
-    actor_user = actor if getattr(actor, "is_authenticated", False) else None
     return _insert(
-        timezone.now(),
-        actor_user.pk if actor_user is not None else None,
-        actor_user.username if actor_user is not None else "system",
-        action,
-        object_type,
-        object_id,
-        object_repr[:200],
-        region_code,
-        _json_value(before) if before is not None else None,
-        _json_value(after) if after is not None else None,
-        context_vars.request_id.get(),
-        context_vars.source.get(),
+        *_row(
+            actor,
+            action,
+            (object_type, object_id, object_repr, region_code),
+            timezone.now(),
+            (before, after),
+            _json_value,
+        )
     )
 
 
@@ -186,6 +181,28 @@ def entry_row(
     come back as JSON text (NULL for None, as the JSONField stores it), the same JSON
     the field writes (PostgreSQL: cast the parameter to jsonb).
     """
+    return _row(
+        actor,
+        action,
+        (object_type, object_id, object_repr, region_code),
+        created_at,
+        (before, after),
+        _dumps,
+    )
+
+
+def _row(
+    actor: Any,
+    action: str,
+    target: tuple[str, str, str, str],
+    created_at: Any,
+    changes: tuple[dict[str, Any] | None, dict[str, Any] | None],
+    encode: Callable[[Any], Any],
+) -> list[Any]:
+    """An entry's values in ``entry_columns()`` order; ``target`` is (object type, id,
+    repr, region code), ``encode`` turns before/after into what the driver takes."""
+    object_type, object_id, object_repr, region_code = target
+    before, after = changes
     actor_user = actor if getattr(actor, "is_authenticated", False) else None
     return [
         created_at,
@@ -196,8 +213,8 @@ def entry_row(
         object_id,
         object_repr[:200],
         region_code,
-        _dumps(before) if before is not None else None,
-        _dumps(after) if after is not None else None,
+        encode(before) if before is not None else None,
+        encode(after) if after is not None else None,
         context_vars.request_id.get(),
         context_vars.source.get(),
     ]
