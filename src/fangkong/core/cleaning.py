@@ -31,6 +31,19 @@ def error(field: str | None, message: str, code: str = "invalid") -> ValidationE
     return ValidationError({field: [ValidationError(message, code=code)]})
 
 
+MAX_PK = 2**63 - 1  # the largest BigAutoField value
+
+
+def record_pk(value: Any) -> int | None:
+    """A record id from a URL, a form or a query string, or None when it cannot be one
+    (not a whole number, zero or less, beyond a 64-bit key): callers answer 404."""
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number <= MAX_PK else None
+
+
 def nfkc(value: Any) -> str:
     """Text folded to NFKC with outer whitespace removed; None becomes ""."""
     if value is None:

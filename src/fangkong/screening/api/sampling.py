@@ -31,6 +31,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangkong.accounts.roles import Perm
+from fangkong.core.cleaning import MAX_PK
 from fangkong.core.masking import mask_id_number
 from fangkong.core.regioncodes import upper_bound
 from fangkong.core.scoping import (
@@ -50,7 +51,6 @@ from fangkong.screening.scan import ScanOutcome, scan
 
 router = Router(tags=["screening"])
 
-MAX_PK = 2**63 - 1
 MAX_TEXT = 512  # longer than any code, name or reason: a stuck key or a paste (422)
 _SCAN_STATUS = {"not_allowed": 403, "tube_unknown": 404}
 

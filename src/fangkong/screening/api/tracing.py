@@ -22,6 +22,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
 from fangkong.accounts.roles import Perm
+from fangkong.core.cleaning import record_pk
 from fangkong.core.pagination import PageNumber
 from fangkong.core.scoping import ensure_permission_somewhere, has_permission
 from fangkong.screening.actions import tracing as actions
@@ -229,7 +230,7 @@ def list_cases(request: HttpRequest, filters: Query[CaseQuery]) -> Any:
 
 def _case(request: HttpRequest, case_id: int) -> PositiveCase:
     _require(request)
-    if not 0 < case_id < 2**63:
+    if record_pk(case_id) is None:
         raise Http404
     found = queries.case_list_queryset(request.user, "").filter(pk=case_id).first()
     if found is None:

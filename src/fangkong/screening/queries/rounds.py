@@ -13,13 +13,13 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from fangkong.accounts.roles import Perm
+from fangkong.core.cleaning import MAX_PK
 from fangkong.core.regioncodes import upper_bound
 from fangkong.core.scoping import restrict, scope_codes
 from fangkong.geo.models import Site, SiteKind
 from fangkong.geo.queries import region_names
 from fangkong.screening.models import Round, RoundStatus, RoundZone
 
-MAX_PK = 2**63 - 1
 CODE_LENGTHS = (2, 4, 6, 9, 12, 15)
 
 

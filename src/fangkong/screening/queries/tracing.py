@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from fangkong.accounts.roles import Perm
 from fangkong.core.audit import log_access
+from fangkong.core.cleaning import record_pk
 from fangkong.core.masking import mask
 from fangkong.core.queries import with_region_name
 from fangkong.core.scoping import has_permission, restrict
@@ -250,22 +251,16 @@ def case_list_queryset(user: Any, status: str = CaseStatus.OPEN) -> QuerySet[Pos
 
 
 def case_for(user: Any, pk: Any) -> PositiveCase | None:
-    try:
-        key = int(pk)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < key < 2**63:
+    key = record_pk(pk)
+    if key is None:
         return None
     return visible_cases(user).select_related("tube", "tube__site", "round").filter(pk=key).first()
 
 
 def task_for(user: Any, pk: Any) -> ResampleTask | None:
     """A task the user may act on (its village, or a full view of its case), or None."""
-    try:
-        key = int(pk)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < key < 2**63:
+    key = record_pk(pk)
+    if key is None:
         return None
     task = (
         ResampleTask.objects.select_related("case", "case__tube", "person", "resample_tube")

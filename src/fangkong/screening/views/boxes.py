@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from fangkong.accounts.roles import Perm
-from fangkong.core.cleaning import nfkc
+from fangkong.core.cleaning import nfkc, record_pk
 from fangkong.core.masking import mask
 from fangkong.core.scoping import get_scoped_or_404, has_permission
 from fangkong.geo.forms import apply_action_errors
@@ -47,7 +47,6 @@ from fangkong.screening.queries.handovers import (
 from fangkong.screening.queries.rounds import sample_sites, sampling_rounds
 from fangkong.screening.views.sampling import (
     MAX_INPUT,
-    MAX_PK,
     Result,
     error_result,
     station_picker,
@@ -63,16 +62,8 @@ class BoxStation:
     site: Any
 
 
-def _pk(value: Any) -> int | None:
-    try:
-        number = int(str(value))
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number <= MAX_PK else None
-
-
 def get_box_station(user: Any, data: Any) -> BoxStation:
-    round_pk, site_pk = _pk(data.get("round")), _pk(data.get("site"))
+    round_pk, site_pk = record_pk(data.get("round")), record_pk(data.get("site"))
     if round_pk is None or site_pk is None:
         raise Http404
     site = get_scoped_or_404(sample_sites(user), user, Perm.SAMPLE, pk=site_pk)
@@ -367,7 +358,7 @@ def handover_create(request: HttpRequest) -> HttpResponse:
 @require_anywhere(Perm.VIEW_SCREENING)
 def handover_list(request: HttpRequest) -> HttpResponse:
     queryset = visible_handovers(request.user).select_related("round", "site")
-    round_pk = _pk(request.GET.get("round"))
+    round_pk = record_pk(request.GET.get("round"))
     if round_pk is not None:
         queryset = queryset.filter(round_id=round_pk)
     page = Paginator(queryset.order_by("-handed_at", "-id"), PER_PAGE).get_page(

@@ -30,7 +30,7 @@ from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from fangkong.accounts.roles import Perm
-from fangkong.core.cleaning import nfkc
+from fangkong.core.cleaning import nfkc, record_pk
 from fangkong.core.masking import mask
 from fangkong.core.scoping import get_scoped_or_404
 from fangkong.geo.forms import apply_action_errors
@@ -50,7 +50,6 @@ from fangkong.screening.models import (
 )
 from fangkong.screening.queries.rounds import pool_size_for, sample_sites, sampling_rounds
 
-MAX_PK = 2**63 - 1
 MAX_INPUT = 200  # longer than any ID, QR payload or barcode: a stuck key or a paste
 # The last 6 ID characters with the name, either order: "123456 张伟", "张伟12345X".
 _LAST6_NAME = re.compile(r"^(\d{5}[\dX])\s*([^\d\s].*)$|^([^\d\s].*?)\s*(\d{5}[\dX])$")
@@ -65,14 +64,6 @@ REMOVE_REASONS = (
 # ----------------------------------------------------------------------------- reads
 
 
-def _pk(value: Any) -> int | None:
-    try:
-        number = int(str(value))
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number <= MAX_PK else None
-
-
 @dataclass
 class Station:
     round: Round
@@ -82,7 +73,7 @@ class Station:
 
 def get_station(user: Any, data: Any) -> Station:
     """The round and site named in ``data`` (GET or POST), or 404."""
-    round_pk, site_pk = _pk(data.get("round")), _pk(data.get("site"))
+    round_pk, site_pk = record_pk(data.get("round")), record_pk(data.get("site"))
     if round_pk is None or site_pk is None:
         raise Http404
     site = get_scoped_or_404(sample_sites(user), user, Perm.SAMPLE, pk=site_pk)
@@ -334,7 +325,7 @@ def station_picker(
     """Choose the round and the testing site (a page of its own, for ``target``)."""
     user = request.user
     rounds = list(sampling_rounds(user, statuses).order_by("-starts_at", "-id")[:50])
-    chosen = _pk(request.GET.get("round"))
+    chosen = record_pk(request.GET.get("round"))
     round_ = next((r for r in rounds if r.pk == chosen), rounds[0] if len(rounds) == 1 else None)
     sites: list[Site] = []
     if round_ is not None:
@@ -503,7 +494,7 @@ def station_remove(request: HttpRequest) -> HttpResponse:
 
     current = get_station(request.user, request.POST)
     barcode = codes.normalize_barcode(request.POST.get("tube", ""))
-    sample_pk = _pk(request.POST.get("sample"))
+    sample_pk = record_pk(request.POST.get("sample"))
     sample = (
         Sample.objects.select_related("tube", "person")
         .filter(
