@@ -1,7 +1,7 @@
 """Tubes with samples for the result and tracing tests, and result files in every format.
 
 Tubes are made the way a site makes them: ``open_tube`` and one ``scan`` per person
-(screening.actions.sampling, screening.scan), then ``close_tube``; ``removed`` people are
+(screening.actions.sampling, screening.actions.scan), then ``close_tube``; ``removed`` people are
 scanned and taken out again (a mis-scan). The sample's region is the person's village,
 the tube's the site's.
 """
@@ -20,8 +20,8 @@ from django.utils import timezone
 from fangkong.geo.models import Site
 from fangkong.people.models import Person
 from fangkong.screening.actions.sampling import close_tube, open_tube, remove_sample
+from fangkong.screening.actions.scan import scan
 from fangkong.screening.models import Round, Tube, TubeStatus
-from fangkong.screening.scan import scan
 
 HEADER = ["序号", "试管编码", "检测结果", "检测时间", "检测机构"]
 LAB = "安阳市疾控中心实验室"

@@ -11,8 +11,8 @@ from typing import Any
 from fangkong.geo.models import Site
 from fangkong.people.models import Person
 from fangkong.screening.actions.sampling import open_tube
+from fangkong.screening.actions.scan import scan
 from fangkong.screening.models import Round, Tube
-from fangkong.screening.scan import scan
 
 API = "/api/v1/screening"
 JSON = "application/json"

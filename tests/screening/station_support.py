@@ -8,8 +8,8 @@ from fangkong.geo.models import Site
 from fangkong.people.models import Person
 from fangkong.screening.actions.boxes import add_tube, create_box
 from fangkong.screening.actions.sampling import close_tube, open_tube
+from fangkong.screening.actions.scan import scan
 from fangkong.screening.models import Box, Round, Tube
-from fangkong.screening.scan import scan
 
 
 def sampled_tube(

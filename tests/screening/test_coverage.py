@@ -53,7 +53,7 @@ def test_coverage_before_and_after_sampling(gz: Gaozhuang, hq: Any) -> None:
 
 def test_sampled_twice_counts_once_and_removal_counts_back(gz: Gaozhuang, hq: Any) -> None:
     from fangkong.screening.actions.sampling import close_tube
-    from fangkong.screening.scan import scan
+    from fangkong.screening.actions.scan import scan
 
     close_tube(actor=None, tube=sample_into(gz.round, gz.site, "GZC010", gz.jiangtaitun[:1]))
     tube = sample_into(gz.round, gz.site, "GZC011", gz.jiangtaitun[1:2])

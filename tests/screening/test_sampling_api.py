@@ -21,8 +21,8 @@ from fangkong.core.api import TOKEN_PREFIX, hash_secret
 from fangkong.core.models import AuditEntry
 from fangkong.people.models import Person
 from fangkong.screening.actions.sampling import open_tube
+from fangkong.screening.actions.scan import scan
 from fangkong.screening.models import RoundStatus, Sample, Tube, TubeStatus
-from fangkong.screening.scan import scan
 from tests.conftest import FUDAO, JIANGTAITUN
 from tests.people.conftest import make_id
 from tests.screening.conftest import Gaozhuang

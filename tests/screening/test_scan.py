@@ -19,6 +19,7 @@ from fangkong.people import actions as people_actions
 from fangkong.people.models import Person
 from fangkong.screening import codes
 from fangkong.screening.actions.sampling import open_tube, remove_sample
+from fangkong.screening.actions.scan import ScanOutcome, scan, scan_one_statement, scan_plain
 from fangkong.screening.models import (
     HOUSEHOLD_TUBE_CAPACITY,
     RoundStatus,
@@ -27,7 +28,6 @@ from fangkong.screening.models import (
     Tube,
     TubeStatus,
 )
-from fangkong.screening.scan import ScanOutcome, scan, scan_one_statement, scan_plain
 from tests.conftest import DONGZHENGSI, FUDAO, GAOZHUANG, JIANGTAITUN
 from tests.people.conftest import make_id
 from tests.screening.conftest import Gaozhuang, person
@@ -504,7 +504,7 @@ def test_a_failing_statement_leaves_the_connection_usable(
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
-    from fangkong.screening import scan_pg
+    from fangkong.screening.actions import scan_pg
 
     broken = scan_pg._Statements(
         "fangkong_scan_broken",

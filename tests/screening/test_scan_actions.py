@@ -20,6 +20,7 @@ from fangkong.screening.actions.sampling import (
     set_tube_capacity,
     zone_pool_size,
 )
+from fangkong.screening.actions.scan import scan
 from fangkong.screening.models import (
     HOUSEHOLD_POOL,
     HOUSEHOLD_TUBE_CAPACITY,
@@ -28,7 +29,6 @@ from fangkong.screening.models import (
     Tube,
     TubeStatus,
 )
-from fangkong.screening.scan import scan
 from tests.conftest import DONGZHENGSI, FUDAO, GAOZHUANG, JIANGTAITUN
 from tests.people.conftest import make_id
 from tests.screening.conftest import Gaozhuang

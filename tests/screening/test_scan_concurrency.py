@@ -85,7 +85,7 @@ def _race(jobs: list[list[tuple[str, str]]]) -> tuple[Counter[str], list[str]]:
     """Each job (a list of (tube, person code)) in its own thread, all started together."""
     from django.db import connections
 
-    from fangkong.screening.scan import scan
+    from fangkong.screening.actions.scan import scan
 
     start = threading.Barrier(len(jobs))
     codes: Counter[str] = Counter()

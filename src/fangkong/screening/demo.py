@@ -140,8 +140,8 @@ def _sample(
     ctx: DemoContext, round_: Any, sites: dict[str, Any], now: dt.datetime
 ) -> dict[str, list[Any]]:
     from fangkong.screening.actions.sampling import close_tube, open_tube
+    from fangkong.screening.actions.scan import scan
     from fangkong.screening.models import Tube, TubeStatus
-    from fangkong.screening.scan import scan
 
     counter = 0
     tubes: dict[str, list[Any]] = defaultdict(list)
@@ -228,7 +228,7 @@ def _walk_in_and_visitor(ctx: DemoContext, round_: Any, sites: dict[str, Any]) -
 
     from fangkong.people.models import Person
     from fangkong.screening.actions.sampling import open_tube, register_walk_in
-    from fangkong.screening.scan import scan
+    from fangkong.screening.actions.scan import scan
 
     site = sites["遵贵屯村核酸采样点"]
     actor = ctx.users.get("sampler")

@@ -1,6 +1,6 @@
 """Mass testing (全员核酸): rounds, pooled tubes, samples, boxes, lab results, positives.
 
-The hot path is the scan (screening.scan): one Sample row per person per tube. A sample
+The hot path is the scan (screening.actions.scan): one Sample row per person per tube. A sample
 row is its own evidence (who scanned whom, where, when), so scans write no audit entry;
 every other write goes through screening.actions with an audit entry (docs/decisions.md).
 """

@@ -46,8 +46,8 @@ from fangkong.people.models import Person
 from fangkong.people.queries import masked_identity
 from fangkong.screening import codes
 from fangkong.screening.actions import sampling as actions
+from fangkong.screening.actions.scan import ScanOutcome, scan
 from fangkong.screening.models import Round, Sample, Tube
-from fangkong.screening.scan import ScanOutcome, scan
 
 router = Router(tags=["screening"])
 

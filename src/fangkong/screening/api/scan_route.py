@@ -11,7 +11,7 @@ wrong token, a malformed or unusual body, another content type, goes on to the t
 handler, where ``screening.api.sampling.scan_person`` answers it, so that errors keep
 the wording and shape of every other API error.
 
-The answer is the one that endpoint gives: the same outcome (``screening.scan.scan``),
+The answer is the one that endpoint gives: the same outcome (``screening.actions.scan.scan``),
 status, JSON body and headers, the ones the token middleware adds included
 (settings.API_TOKEN_MIDDLEWARE: request id, language, security headers). The tests in
 tests/screening/test_scan_route.py put each request through both and compare.
@@ -44,8 +44,8 @@ from fangkong.core.api import (
     user_for_token,
 )
 from fangkong.core.middleware import SAFE_REQUEST_ID
+from fangkong.screening.actions.scan import ScanOutcome, scan, scan_with_token
 from fangkong.screening.api.sampling import MAX_TEXT, scan_answer
-from fangkong.screening.scan import ScanOutcome, scan, scan_with_token
 
 SCAN_PATH = "/api/v1/screening/scan"
 # Four fields of at most MAX_TEXT characters, each up to 4 bytes in UTF-8, plus the JSON.

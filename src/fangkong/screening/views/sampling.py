@@ -7,7 +7,7 @@ Every Enter is one small POST (station.js) answered by a partial (``_live.html``
 ✓ / amber / red panel and the tube's members. A tube barcode typed by hand (not a scanner
 burst) must be typed twice. A person not in the ledger is registered on the spot.
 
-Writes go through screening.actions.sampling and screening.scan; this module only reads
+Writes go through screening.actions.sampling and screening.actions.scan; this module only reads
 what it shows. Needs Perm.SAMPLE over the site (else 404; no Perm.SAMPLE anywhere: 403).
 """
 
@@ -347,7 +347,7 @@ def station_picker(
 def station_scan(request: HttpRequest) -> HttpResponse:
     """One Enter: open a tube (no tube in the station) or scan a person into it."""
     from fangkong.screening.actions.sampling import open_tube
-    from fangkong.screening.scan import scan
+    from fangkong.screening.actions.scan import scan
 
     user = request.user
     current = get_station(user, request.POST)
@@ -527,7 +527,7 @@ def station_remove(request: HttpRequest) -> HttpResponse:
 def station_walk_in(request: HttpRequest) -> HttpResponse:
     """Register a walk-in (not in the ledger) and scan them into the open tube."""
     from fangkong.screening.actions.sampling import register_walk_in
-    from fangkong.screening.scan import scan
+    from fangkong.screening.actions.scan import scan
 
     current = get_station(request.user, request.POST)
     barcode = codes.normalize_barcode(request.POST.get("tube", ""))

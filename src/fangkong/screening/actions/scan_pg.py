@@ -1,4 +1,4 @@
-"""The scan's PostgreSQL statement (see screening.scan): the checks and writes in one SQL
+"""The scan's PostgreSQL statement (see screening.actions.scan): the checks and writes in one SQL
 statement, with an advisory lock on the person taken first in the same round trip.
 
 ``run`` returns one row of facts (before the write) and the write's result; screening.scan

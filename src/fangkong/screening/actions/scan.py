@@ -17,7 +17,7 @@ it; the tube closes itself when full; the Sample row is inserted; the person's
 RoundTarget gets ``first_sampled_at``. Samples are their own evidence: no audit entry.
 
 Two implementations with identical outcomes (tests/screening/test_scan.py runs both):
-- PostgreSQL (screening.scan_pg): one statement (CTEs) on the raw psycopg connection,
+- PostgreSQL (screening.actions.scan_pg): one statement (CTEs) on the raw psycopg connection,
   prepared once per connection, preceded in the same round trip and transaction by an
   advisory lock on the person, so two scans of one person into two tubes at once cannot
   both pass the check.
@@ -44,7 +44,8 @@ from fangkong.core.regioncodes import upper_bound
 from fangkong.core.scoping import has_permission, is_unrestricted
 from fangkong.geo.models import Region
 from fangkong.people.models import Person
-from fangkong.screening import codes, scan_pg
+from fangkong.screening import codes
+from fangkong.screening.actions import scan_pg
 from fangkong.screening.models import (
     RoundStatus,
     RoundTarget,
@@ -450,7 +451,7 @@ def _race_code(facts: _Facts) -> str:
 def scan_one_statement(
     *, actor: Any, tube_barcode: str, person_code: str, reason: str = "", name: str = ""
 ) -> ScanOutcome:
-    """PostgreSQL: the checks and writes in one statement (screening.scan_pg)."""
+    """PostgreSQL: the checks and writes in one statement (screening.actions.scan_pg)."""
     usable, unrestricted = _actor_flags(actor)
     barcode = codes.normalize_barcode(tube_barcode)
     person = codes.parse_person_code(person_code, name)
@@ -480,7 +481,7 @@ def scan_with_token(
     name: str = "",
 ) -> TokenScan | None:
     """PostgreSQL: ``scan_one_statement`` as the owner of an API token, the token checked
-    in the same statement (screening.scan_pg.run_with_token); None when the token does
+    in the same statement (screening.actions.scan_pg.run_with_token); None when the token does
     not authenticate (an unknown or revoked token, a wrong secret, an inactive user):
     then nothing was read for the caller and nothing written."""
     barcode = codes.normalize_barcode(tube_barcode)
