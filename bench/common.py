@@ -36,3 +36,38 @@ def postgres_available(database_url: str) -> bool:
         print(f"postgresql: skipped ({type(exc).__name__}: {exc})")
         return False
     return True
+
+
+def setup_django(
+    backend: str,
+    workdir: str,
+    pg_url: str,
+    *,
+    sqlite_url: str | None = None,
+    log_level: str | None = None,
+) -> None:
+    """Django on a fresh, migrated bench database: PostgreSQL at ``pg_url`` (dropped and
+    created again), or SQLite (``sqlite_url``, else the default file in ``workdir``)."""
+    import os
+    import sys
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "fangkong.settings"
+    os.environ["FANGKONG_DATA_DIR"] = workdir
+    if log_level:
+        os.environ["FANGKONG_LOG_LEVEL"] = log_level
+    for key in [k for k in os.environ if k.startswith("FANGKONG_TEST")]:
+        del os.environ[key]
+    if backend == "postgresql":
+        pg_admin(pg_url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)", "CREATE DATABASE {db}")
+        os.environ["FANGKONG_DATABASE_URL"] = pg_url
+    elif sqlite_url:
+        os.environ["FANGKONG_DATABASE_URL"] = sqlite_url
+    else:
+        os.environ.pop("FANGKONG_DATABASE_URL", None)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)

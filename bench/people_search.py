@@ -26,37 +26,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import setup_django  # noqa: E402  (bench/common.py)
+
 PG_URL = os.environ.get(
     "FANGKONG_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/fangkong_bench_people"
 )
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕蒋苏魏"
 GIVEN = "伟强磊军勇杰涛明超刚建国志兵鹏辉东海波斌宇浩凯健俊峰亮芳娜秀英敏静丽艳娟霞兰桂玉红燕萍玲"
 BATCH = 20_000
-
-
-def setup_django(backend: str, workdir: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "fangkong.settings"
-    os.environ["FANGKONG_DATA_DIR"] = workdir
-    for key in [k for k in os.environ if k.startswith("FANGKONG_TEST")]:
-        del os.environ[key]
-    if backend == "postgresql":
-        import psycopg
-
-        admin = PG_URL.rsplit("/", 1)[0] + "/postgres"
-        name = PG_URL.rsplit("/", 1)[1]
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name}")
-        os.environ["FANGKONG_DATABASE_URL"] = PG_URL
-    else:
-        os.environ.pop("FANGKONG_DATABASE_URL", None)
-    sys.path.insert(0, str(ROOT / "src"))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def village_codes(count: int = 1000) -> list[str]:
@@ -220,7 +198,7 @@ def indexed(user: Any) -> Callable[[str], int]:
 
 def bench(backend: str, rows: int, count: int, baseline_count: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as workdir:
-        setup_django(backend, workdir)
+        setup_django(backend, workdir, PG_URL)
         seconds = load(rows)
         from fangkong.people.models import Person
 

@@ -36,7 +36,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import setup_django  # noqa: E402  (bench/common.py)
+
 PG_URL = os.environ.get(
     "FANGKONG_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/fangkong_bench_coverage"
 )
@@ -46,27 +49,6 @@ COUNTY = "410522"
 SAMPLED_SHARE = 0.6
 SEALED_VILLAGES = 5
 PEOPLE = int(1_000_000 * float(os.environ.get("BENCH_SCALE", "1")))
-
-
-def setup_django(backend: str, workdir: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "fangkong.settings"
-    os.environ["FANGKONG_DATA_DIR"] = workdir
-    for key in [k for k in os.environ if k.startswith("FANGKONG_TEST")]:
-        del os.environ[key]
-    if backend == "postgresql":
-        from common import pg_admin
-
-        pg_admin(PG_URL, "DROP DATABASE IF EXISTS {db} WITH (FORCE)", "CREATE DATABASE {db}")
-        os.environ["FANGKONG_DATABASE_URL"] = PG_URL
-    else:
-        os.environ.pop("FANGKONG_DATABASE_URL", None)
-    sys.path.insert(0, str(ROOT / "src"))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def village_code(n: int) -> str:
@@ -284,7 +266,7 @@ def _user(name: str, role: str, region: str) -> Any:
 
 def bench(backend: str, people: int, runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as workdir:
-        setup_django(backend, workdir)
+        setup_django(backend, workdir, PG_URL)
         seconds = load(people)
         print(f"{backend}: {people:,} people in {VILLAGES} villages loaded in {seconds:.1f} s")
         round_, start_seconds = start_round()

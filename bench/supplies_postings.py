@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+from common import setup_django  # noqa: E402  (bench/common.py)
+
 PG_URL = os.environ.get(
     "FANGKONG_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/fangkong_bench_postings"
 )
@@ -50,28 +52,6 @@ TARGET_RATE = 1000
 TARGET_RATIO = 3.0
 ITEMS = 60
 VILLAGES = 4
-
-
-def setup_django(backend: str, workdir: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "fangkong.settings"
-    os.environ["FANGKONG_DATA_DIR"] = workdir
-    os.environ["FANGKONG_LOG_LEVEL"] = "WARNING"
-    for key in [k for k in os.environ if k.startswith("FANGKONG_TEST")]:
-        del os.environ[key]
-    if backend == "postgresql":
-        from common import pg_admin  # bench/common.py
-
-        pg_admin(PG_URL, "DROP DATABASE IF EXISTS {db} WITH (FORCE)", "CREATE DATABASE {db}")
-        os.environ["FANGKONG_DATABASE_URL"] = PG_URL
-    else:
-        os.environ["FANGKONG_DATABASE_URL"] = f"sqlite:///{workdir}/postings.sqlite3"
-    sys.path.insert(0, str(ROOT / "src"))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def make_catalogue() -> dict[str, Any]:
@@ -310,7 +290,13 @@ def bench_backend(
     alternate that many times and the pair with the median ratio is the result (a noisy
     machine moves single runs a lot)."""
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as workdir:
-        setup_django(backend, workdir)
+        setup_django(
+            backend,
+            workdir,
+            PG_URL,
+            sqlite_url=f"sqlite:///{workdir}/postings.sqlite3",
+            log_level="WARNING",
+        )
         catalogue = make_catalogue()
         per_writer = max(1, postings // 4)
         rows = {}
@@ -359,7 +345,13 @@ def profile(backend: str, postings: int) -> None:
     import pstats
 
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as workdir:
-        setup_django(backend, workdir)
+        setup_django(
+            backend,
+            workdir,
+            PG_URL,
+            sqlite_url=f"sqlite:///{workdir}/postings.sqlite3",
+            log_level="WARNING",
+        )
         catalogue = make_catalogue()
         profiler = cProfile.Profile()
         profiler.enable()
