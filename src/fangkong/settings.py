@@ -160,6 +160,9 @@ MAX_UPLOAD_BYTES = int(os.environ.get("FANGKONG_MAX_UPLOAD_MB") or 20) * 1024 * 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 UPLOAD_RETENTION_DAYS = int(os.environ.get("FANGKONG_UPLOAD_RETENTION_DAYS") or 7)
+# Large imports check rows in a forked second process while this one writes (D20);
+# FANGKONG_IMPORT_CHECK_IN_CHILD=0 keeps everything in one process.
+IMPORT_CHECK_IN_CHILD = os.environ.get("FANGKONG_IMPORT_CHECK_IN_CHILD", "1") != "0"
 
 TASKS = {
     "default": {

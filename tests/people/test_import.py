@@ -21,6 +21,18 @@ from tests.people.import_files import HEADER, make_id, write_csv, write_xlsx
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True, params=["one process", "checking process"])
+def checking(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs twice: rows checked in this process, and checked in a forked
+    child while this one writes (core.importing.checking_process, used for large files),
+    which must give the same results, rejections and error workbook."""
+    if request.param == "checking process":
+        from fangkong.core.importing import checking_process
+
+        monkeypatch.setattr(checking_process, "may_check_in_child", lambda _total: True)
+    return str(request.param)
+
+
 @pytest.fixture(autouse=True)
 def english() -> Any:
     """Reasons are checked in English here; one test checks the Chinese column title."""

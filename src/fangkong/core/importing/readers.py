@@ -48,6 +48,20 @@ class Table:
         yield from self.head
         yield from self.rest
 
+    def release(self) -> None:
+        """Let go of the rows not read yet (a forked child reads them from its copy).
+
+        A CSV is streamed and holds little; its open file shares its read position with
+        the child's copy, so it is left alone rather than closed under the child.
+        """
+        if self.format == "csv":
+            return
+        close = getattr(self.rest, "close", None)
+        if close is not None:
+            close()
+        self.rest = iter(())
+        self._consumed = True
+
 
 def sniff_format(first_bytes: bytes) -> str:
     if first_bytes.startswith(ZIP_MAGIC):

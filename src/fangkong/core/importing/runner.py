@@ -2,6 +2,11 @@
 
 The app's ``BatchImporter`` sees rows already mapped to fields and answers with the
 rows it rejects; it writes its batch atomically itself (its writes are its actions).
+
+An importer may split its work in two (``TwoStageImporter``): ``check`` needs no database
+and may run in a second process (``checking_process``) while ``write`` stores the
+previous batch in this one; both stages run in this process when forking is not safe or
+not worth it, with the same results.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from django.utils.translation import gettext as _
 
@@ -22,6 +27,8 @@ from fangkong.core.importing.readers import ImportFileError, Table
 
 # Rows per batch: one transaction each (a commit costs SQLite ~40 ms with its WAL sync).
 BATCH_ROWS = 10000
+# With checking in a second process, a small first batch lets writing start early.
+FIRST_CHILD_BATCH = 1000
 
 
 @dataclass(slots=True)
@@ -41,6 +48,32 @@ class BatchImporter(Protocol):
     schema: ImportSchema
 
     def process(self, rows: list[Row]) -> list[Rejection]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+
+@dataclass(slots=True)
+class CheckedBatch:
+    """A batch after the checks that need no database: what to write, and what not."""
+
+    rows: int  # how many rows the batch had (progress)
+    items: list[Any]  # the importer's own picklable records, in row order
+    rejections: list[Rejection]
+
+
+@runtime_checkable
+class TwoStageImporter(Protocol):
+    """A BatchImporter whose ``process`` is ``write(check(rows))``.
+
+    ``check`` must not touch the database (in a forked child it cannot) and must return
+    something picklable; ``write`` runs in the importing process and writes atomically.
+    """
+
+    schema: ImportSchema
+
+    def check(self, rows: list[Row]) -> CheckedBatch: ...
+
+    def write(self, batch: CheckedBatch) -> list[Rejection]: ...
 
     def counts(self) -> dict[str, int]: ...
 
@@ -123,6 +156,45 @@ def iter_rows(table: Table, guess: HeaderGuess) -> Iterator[Row]:
         yield Row(number=index + 1, values=values, cells=cells)
 
 
+def batched_rows(
+    table: Table, guess: HeaderGuess, size: int, first: int | None = None
+) -> Iterator[list[Row]]:
+    """The data rows in lists of ``size`` (the first list of ``first``, when given)."""
+    batch: list[Row] = []
+    limit = first or size
+    for row in iter_rows(table, guess):
+        batch.append(row)
+        if len(batch) >= limit:
+            yield batch
+            batch = []
+            limit = size
+    if batch:
+        yield batch
+
+
+def _checked_batches(
+    table: Table, guess: HeaderGuess, importer: TwoStageImporter, batch_size: int
+) -> Iterator[CheckedBatch]:
+    from fangkong.core.importing.checking_process import checked_in_child, may_check_in_child
+
+    if not may_check_in_child(table.total_rows):
+        for rows in batched_rows(table, guess, batch_size):
+            yield importer.check(rows)
+        return
+    batches = batched_rows(table, guess, batch_size, FIRST_CHILD_BATCH)
+    checked = checked_in_child(batches, importer.check)
+    try:
+        first = next(checked, None)
+        # The child has its own copy of the table now: this process lets go of the rows
+        # it will never read (calamine's parsed sheet is freed here).
+        table.release()
+        if first is not None:
+            yield first
+            yield from checked
+    finally:
+        checked.close()
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while the rows stream (back on afterwards,
@@ -148,7 +220,7 @@ def collector_paused() -> Iterator[None]:
 
 def run_import(
     table: Table,
-    importer: BatchImporter,
+    importer: BatchImporter | TwoStageImporter,
     guess: HeaderGuess,
     *,
     progress: Any = None,
@@ -162,11 +234,11 @@ def run_import(
     errors: ErrorWorkbook | None = None
     rejected = rows = 0
     reasons: dict[str, int] = {}
-    batch: list[Row] = []
 
-    def flush() -> None:
-        nonlocal errors, rejected
-        for rejection in importer.process(batch):
+    def record(rejections: list[Rejection], count: int) -> None:
+        nonlocal errors, rejected, rows
+        rows += count
+        for rejection in rejections:
             rejected += 1
             reasons[rejection.reason] = reasons.get(rejection.reason, 0) + 1
             if error_path is not None:
@@ -176,18 +248,18 @@ def run_import(
                     )
                 errors.add(rejection.row.cells, rejection.reason)
         if progress is not None:
-            progress.advance(len(batch))
-        batch.clear()
+            progress.advance(count)
 
     try:
         with collector_paused():
-            for row in iter_rows(table, guess):
-                rows += 1
-                batch.append(row)
-                if len(batch) >= batch_size:
-                    flush()
-            if batch:
-                flush()
+            if isinstance(importer, TwoStageImporter):
+                for checked in _checked_batches(table, guess, importer, batch_size):
+                    rejections = checked.rejections + importer.write(checked)
+                    rejections.sort(key=lambda r: r.row.number)
+                    record(rejections, checked.rows)
+            else:
+                for batch in batched_rows(table, guess, batch_size):
+                    record(importer.process(batch), len(batch))
     finally:
         if errors is not None:
             errors.close()

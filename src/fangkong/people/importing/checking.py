@@ -42,13 +42,40 @@ _NO_TEXT = (None, "")
 
 @dataclass(slots=True)
 class Candidate:
-    row: Row
+    """A checked row. It may cross from the checking process to the writing one, so it
+    carries the row's number and cells rather than the Row."""
+
+    number: int
+    cells: list[Any]
     id_type: str
     id_number: str
     values: dict[str, Any]  # PERSON_FIELDS that the row fills (blank cells left out)
     returnee: tuple[dt.date, str, str, str] | None  # (arrival, origin, transport, risk)
     groups: list[int]
+    # Who this is: (id_type, id_number); without a document (name key, birth date or
+    # phone), to which ``place`` adds the region in front.
     key: tuple[Any, ...]
+    village: Any  # the village cell: matched by ``place``, which needs the database
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Plain arguments instead of dataclass state: a checked batch is pickled whole.
+        return (
+            Candidate,
+            (
+                self.number,
+                self.cells,
+                self.id_type,
+                self.id_number,
+                self.values,
+                self.returnee,
+                self.groups,
+                self.key,
+                self.village,
+            ),
+        )
+
+    def row(self) -> Row:
+        return Row(self.number, {}, self.cells)
 
 
 @dataclass
@@ -102,7 +129,6 @@ class RowChecker:
             "name_key": key,
             "name_pinyin": pinyin,
             "name_initials": initials,
-            "region_code": self._village(get("village")),
         }
         if not sex:
             raw_sex = get("sex")
@@ -137,8 +163,26 @@ class RowChecker:
         if id_number:
             identity: tuple[Any, ...] = (id_type, id_number)
         else:
-            identity = (person["region_code"], key, birth or phone or "")
-        return Candidate(row, id_type, id_number, person, returnee, groups, identity)
+            identity = (key, birth or phone or "")
+        return Candidate(
+            row.number,
+            row.cells,
+            id_type,
+            id_number,
+            person,
+            returnee,
+            groups,
+            identity,
+            get("village"),
+        )
+
+    def place(self, candidate: Candidate) -> None:
+        """Match the candidate's village (RowError if it cannot be placed) and complete
+        its key. Runs in the writing process: matching a village reads the database."""
+        region = self._village(candidate.village)
+        candidate.values["region_code"] = region
+        if not candidate.id_number:
+            candidate.key = (region, *candidate.key)
 
     # -- identity ------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.core import audit
 from fangkong.core.importing.headers import ImportSchema
-from fangkong.core.importing.runner import Rejection, Row
+from fangkong.core.importing.runner import CheckedBatch, Rejection, Row
 from fangkong.people.importing.cells import RowError
 from fangkong.people.importing.checking import Candidate, RowChecker
 from fangkong.people.importing.schema import JOB_KIND, PEOPLE_SCHEMA
@@ -57,38 +57,56 @@ class PeopleImporter(RowChecker, BatchWriter):
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
 
     def process(self, rows: list[Row]) -> list[Rejection]:
+        checked = self.check(rows)
+        rejections = checked.rejections + self.write(checked)
+        rejections.sort(key=lambda r: r.row.number)
+        return rejections
+
+    def check(self, rows: list[Row]) -> CheckedBatch:
+        """Every row's own checks; no database (this may run in the checking process)."""
         rejections: list[Rejection] = []
         candidates: list[Candidate] = []
-        seen = self._seen
         for row in rows:
             try:
-                candidate = self.clean_row(row)
+                candidates.append(self.clean_row(row))
             except RowError as exc:
                 rejections.append(Rejection(row, str(exc)))
                 drop_tracebacks(exc)
-                continue
             except ValidationError as exc:
                 rejections.append(Rejection(row, " ".join(exc.messages)))
+                drop_tracebacks(exc)
+        return CheckedBatch(len(rows), candidates, rejections)
+
+    def write(self, checked: CheckedBatch) -> list[Rejection]:
+        """Place the checked rows in their villages, skip a second row for one person,
+        and write the rest in one transaction (rolled back for a dry run)."""
+        rejections: list[Rejection] = []
+        candidates: list[Candidate] = []
+        seen = self._seen
+        for candidate in checked.items:
+            try:
+                self.place(candidate)
+            except RowError as exc:
+                rejections.append(Rejection(candidate.row(), str(exc)))
                 drop_tracebacks(exc)
                 continue
             first = seen.get(candidate.key)
             if first is not None:
                 rejections.append(
                     Rejection(
-                        row,
+                        candidate.row(),
                         _("The same person as row %(row)d of this file; this row was skipped.")
                         % {"row": first},
                     )
                 )
                 continue
-            seen[candidate.key] = row.number
+            seen[candidate.key] = candidate.number
             candidates.append(candidate)
         if candidates:
             with transaction.atomic():
                 rejections += self._write(candidates)
                 if self.dry_run:
                     transaction.set_rollback(True)
-        rejections.sort(key=lambda r: r.row.number)
         return rejections
 
     def record_summary(self, rejected: int, job_id: str = "") -> None:

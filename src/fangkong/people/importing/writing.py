@@ -134,7 +134,7 @@ class BatchWriter:
                 continue
             if not self.in_scope(current["region_code"]):
                 rejections.append(
-                    Rejection(candidate.row, _("This ID is registered in another jurisdiction."))
+                    Rejection(candidate.row(), _("This ID is registered in another jurisdiction."))
                 )
                 continue
             before = {k: current[k] for k, v in candidate.values.items() if v not in ("", None)}
