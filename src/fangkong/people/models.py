@@ -147,7 +147,11 @@ class KeyGroup(models.Model):
 class PersonTag(ScopedModel):
     """A person's membership of a key group, with its dates and a note."""
 
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="tags")
+    # No index of its own: the unique (person, group) index leads with it and serves
+    # lookups by person (people migration 0004).
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="tags", db_index=False
+    )
     group = models.ForeignKey(KeyGroup, on_delete=models.PROTECT, related_name="+")
     since = models.DateField(_("since"), null=True, blank=True)
     until = models.DateField(_("until"), null=True, blank=True)
@@ -174,7 +178,10 @@ class OriginRisk(models.TextChoices):
 class ReturneeRecord(ScopedModel):
     """One return to the village (返乡登记): from where, when, how."""
 
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="returns")
+    # No index of its own: unique_return leads with it (people migration 0004).
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="returns", db_index=False
+    )
     origin = models.CharField(_("origin"), max_length=100)
     arrival_date = models.DateField(_("arrival date"))
     transport = models.CharField(_("transport"), max_length=100, blank=True)

@@ -56,6 +56,10 @@ class Candidate:
     # phone), to which ``place`` adds the region in front.
     key: tuple[Any, ...]
     village: Any  # the village cell: matched by ``place``, which needs the database
+    # The person's INSERT values from id_type to notes (writing.INSERT_COLUMNS without
+    # the id, the two timestamps and region_code), dates as the database takes them:
+    # built while checking, so the writing process only adds what it decides.
+    insert_values: tuple[Any, ...] = ()
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Plain arguments instead of dataclass state: a checked batch is pickled whole.
@@ -71,6 +75,7 @@ class Candidate:
                 self.groups,
                 self.key,
                 self.village,
+                self.insert_values,
             ),
         )
 

@@ -61,6 +61,31 @@ RETURN_COLUMNS = (
 TAG_COLUMNS = ("region_code", "created_at", "updated_at", "person_id", "group_id", "note")
 
 
+def insert_values(
+    candidate: Candidate, db_date: Callable[[dt.date | None], Any]
+) -> tuple[Any, ...]:
+    """The person's INSERT values after the id and timestamps, before region_code."""
+    values = candidate.values
+    get = values.get
+    return (
+        candidate.id_type,
+        candidate.id_number,
+        candidate.id_number[::-1],
+        "",
+        "resident",
+        values["name"],
+        values["name_key"],
+        values["name_pinyin"],
+        values["name_initials"],
+        get("sex", ""),
+        db_date(get("birth_date")),
+        get("phone", ""),
+        get("phone_reversed", ""),
+        get("address", ""),
+        get("notes", ""),
+    )
+
+
 class BatchWriter:
     """The write half of the people importer (mixed into ``PeopleImporter``)."""
 
@@ -171,32 +196,16 @@ class BatchWriter:
 
     def _insert_people(self, new: list[Candidate], ids: list[int], now: dt.datetime) -> None:
         stamp = bulk.db_datetime(now)
-        rows = []
-        for candidate, pk in zip(new, ids, strict=True):
-            values = candidate.values
-            rows.append(
-                (
-                    pk,
-                    stamp,
-                    stamp,
-                    candidate.id_type,
-                    candidate.id_number,
-                    candidate.id_number[::-1],
-                    "",
-                    "resident",
-                    values["name"],
-                    values["name_key"],
-                    values["name_pinyin"],
-                    values["name_initials"],
-                    values.get("sex", ""),
-                    self._db_date(values.get("birth_date")),
-                    values.get("phone", ""),
-                    values.get("phone_reversed", ""),
-                    values.get("address", ""),
-                    values.get("notes", ""),
-                    values["region_code"],
-                )
+        rows = [
+            (
+                pk,
+                stamp,
+                stamp,
+                *(c.insert_values or insert_values(c, self._db_date)),
+                c.values["region_code"],
             )
+            for c, pk in zip(new, ids, strict=True)
+        ]
         bulk.insert_rows(self._table(Person), INSERT_COLUMNS, rows)
 
     def _update_people(
