@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.accounts.roles import Perm
 from fangkong.core.cleaning import nfkc
+from fangkong.core.importing.bulk import as_date, date_adapter
 from fangkong.core.importing.runner import Row
 from fangkong.core.importing.values import cell_text
 from fangkong.core.regioncodes import Level, level_of
@@ -40,26 +42,54 @@ _GROUP_SEPARATORS = re.compile(r"[,，、;；/]+")
 _NO_TEXT = (None, "")
 
 
+# Fields compared and written for a person (besides id_type/id_number, the key).
+PERSON_FIELDS = (
+    "name",
+    "name_key",
+    "name_pinyin",
+    "name_initials",
+    "sex",
+    "birth_date",
+    "phone",
+    "phone_reversed",
+    "address",
+    "notes",
+    "region_code",
+)
+# Candidate.insert_values: the person's INSERT values after the id and the timestamps,
+# up to region_code (which only the writing process knows).
+INSERT_FIELDS: tuple[str, ...] = (
+    "id_type",
+    "id_number",
+    "id_reversed",
+    "phone_alt",
+    "residence_status",
+    *PERSON_FIELDS[:-1],
+)
+_FIRST_PERSON_FIELD = INSERT_FIELDS.index("name")
+_NAME_KEY = INSERT_FIELDS.index("name_key")
+
+
 @dataclass(slots=True)
 class Candidate:
-    """A checked row. It may cross from the checking process to the writing one, so it
-    carries the row's number and cells rather than the Row."""
+    """A checked row. It crosses from the checking process to the writing one, so it is
+    kept lean: the row's number and cells rather than the Row, and the person as the
+    tuple that will be inserted rather than a dict (the pickling of 100,000 dicts cost
+    the writing process about 0.2 s)."""
 
     number: int
     cells: list[Any]
     id_type: str
     id_number: str
-    values: dict[str, Any]  # PERSON_FIELDS that the row fills (blank cells left out)
+    # INSERT_FIELDS' values, dates as the database takes them (bulk.date_adapter).
+    insert_values: tuple[Any, ...]
     returnee: tuple[dt.date, str, str, str] | None  # (arrival, origin, transport, risk)
     groups: list[int]
     # Who this is: (id_type, id_number); without a document (name key, birth date or
-    # phone), to which ``place`` adds the region in front.
+    # phone), to which ``RowChecker.place`` adds the region in front.
     key: tuple[Any, ...]
     village: Any  # the village cell: matched by ``place``, which needs the database
-    # The person's INSERT values from id_type to notes (writing.INSERT_COLUMNS without
-    # the id, the two timestamps and region_code), dates as the database takes them:
-    # built while checking, so the writing process only adds what it decides.
-    insert_values: tuple[Any, ...] = ()
+    region: str = ""  # set by ``place``
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Plain arguments instead of dataclass state: a checked batch is pickled whole.
@@ -70,17 +100,34 @@ class Candidate:
                 self.cells,
                 self.id_type,
                 self.id_number,
-                self.values,
+                self.insert_values,
                 self.returnee,
                 self.groups,
                 self.key,
                 self.village,
-                self.insert_values,
+                self.region,
             ),
         )
 
     def row(self) -> Row:
         return Row(self.number, {}, self.cells)
+
+    @property
+    def name_key(self) -> str:
+        return str(self.insert_values[_NAME_KEY])
+
+    def filled(self) -> dict[str, Any]:
+        """The PERSON_FIELDS the row fills (blank cells left out), as Python values."""
+        fields = PERSON_FIELDS[:-1]
+        filled = {
+            name: value
+            for name, value in zip(fields, self.insert_values[_FIRST_PERSON_FIELD:], strict=True)
+            if value not in _NO_TEXT
+        }
+        if "birth_date" in filled:
+            filled["birth_date"] = as_date(filled["birth_date"])
+        filled["region_code"] = self.region
+        return filled
 
 
 @dataclass
@@ -96,8 +143,11 @@ class RowChecker:
     _names: dict[Any, tuple[str, str, str, str] | str] = field(default_factory=dict)
     _risks: dict[Any, tuple[bool, str]] = field(default_factory=dict)
     _texts: cells.TextCache = field(default_factory=dict)
+    # How dates are written on this database, decided once (per value it cost ~1 s/100k).
+    _db_date: Callable[[dt.date | None], Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._db_date = date_adapter()
         self._codes = scope_codes(self.actor, Perm.IMPORT_PEOPLE) if self.actor else None
         if self._codes is not None and not self._codes:
             raise PermissionDenied(_("You may not import people."))
@@ -129,34 +179,17 @@ class RowChecker:
             raise RowError(facts)
         name, key, pinyin, initials = facts
         id_type, id_number, birth, sex = self._identity(get("id_type"), get("id_number"))
-        person: dict[str, Any] = {
-            "name": name,
-            "name_key": key,
-            "name_pinyin": pinyin,
-            "name_initials": initials,
-        }
         if not sex:
             raw_sex = get("sex")
             if raw_sex not in _NO_TEXT:
                 sex = SEX_WORDS.get(cells.word(cell_text(raw_sex)), "")
-        if sex:
-            person["sex"] = sex
         if birth is None:
             raw_birth = get("birth_date")
             if raw_birth not in _NO_TEXT:
                 birth = cells.date(raw_birth, cells.BIRTH_DATE)
-        if birth is not None:
-            person["birth_date"] = birth
         phone = cells.phone(get("phone"))
-        if phone:
-            person["phone"] = phone
-            person["phone_reversed"] = phone[::-1]
         address = cells.text(get("address"), 200, "address")
-        if address:
-            person["address"] = address
         notes = cells.text(get("notes"), 2000, "notes")
-        if notes:
-            person["notes"] = notes
         arrival, origin = get("arrival_date"), get("origin")
         returnee = (
             None
@@ -169,12 +202,29 @@ class RowChecker:
             identity: tuple[Any, ...] = (id_type, id_number)
         else:
             identity = (key, birth or phone or "")
+        insert_values = (
+            id_type,
+            id_number,
+            id_number[::-1],
+            "",
+            "resident",
+            name,
+            key,
+            pinyin,
+            initials,
+            sex or "",
+            self._db_date(birth),
+            phone,
+            phone[::-1],
+            address,
+            notes,
+        )
         return Candidate(
             row.number,
             row.cells,
             id_type,
             id_number,
-            person,
+            insert_values,
             returnee,
             groups,
             identity,
@@ -185,7 +235,7 @@ class RowChecker:
         """Match the candidate's village (RowError if it cannot be placed) and complete
         its key. Runs in the writing process: matching a village reads the database."""
         region = self._village(candidate.village)
-        candidate.values["region_code"] = region
+        candidate.region = region
         if not candidate.id_number:
             candidate.key = (region, *candidate.key)
 

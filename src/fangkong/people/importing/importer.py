@@ -16,13 +16,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from fangkong.core import audit
-from fangkong.core.importing import bulk
 from fangkong.core.importing.headers import ImportSchema
 from fangkong.core.importing.runner import CheckedBatch, Rejection, Row
 from fangkong.people.importing.cells import RowError
 from fangkong.people.importing.checking import Candidate, RowChecker
 from fangkong.people.importing.schema import JOB_KIND, PEOPLE_SCHEMA
-from fangkong.people.importing.writing import BatchWriter, insert_values
+from fangkong.people.importing.writing import BatchWriter
 
 
 def drop_tracebacks(exc: BaseException | None) -> None:
@@ -67,7 +66,6 @@ class PeopleImporter(RowChecker, BatchWriter):
         """Every row's own checks; no database (this may run in the checking process)."""
         rejections: list[Rejection] = []
         candidates: list[Candidate] = []
-        db_date = bulk.date_adapter()
         for row in rows:
             try:
                 candidate = self.clean_row(row)
@@ -79,7 +77,6 @@ class PeopleImporter(RowChecker, BatchWriter):
                 rejections.append(Rejection(row, " ".join(exc.messages)))
                 drop_tracebacks(exc)
                 continue
-            candidate.insert_values = insert_values(candidate, db_date)
             candidates.append(candidate)
         return CheckedBatch(len(rows), candidates, rejections)
 

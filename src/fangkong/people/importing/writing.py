@@ -19,34 +19,10 @@ from django.utils.translation import gettext as _
 from fangkong.core import audit
 from fangkong.core.importing import bulk
 from fangkong.core.importing.runner import Rejection
-from fangkong.people.importing.checking import Candidate
+from fangkong.people.importing.checking import INSERT_FIELDS, PERSON_FIELDS, Candidate
 from fangkong.people.models import Person, PersonTag, ReturneeRecord
 
-# Fields compared and written for a person (besides id_type/id_number, the key).
-PERSON_FIELDS = (
-    "name",
-    "name_key",
-    "name_pinyin",
-    "name_initials",
-    "sex",
-    "birth_date",
-    "phone",
-    "phone_reversed",
-    "address",
-    "notes",
-    "region_code",
-)
-INSERT_COLUMNS = (
-    "id",
-    "created_at",
-    "updated_at",
-    "id_type",
-    "id_number",
-    "id_reversed",
-    "phone_alt",
-    "residence_status",
-    *PERSON_FIELDS,
-)
+INSERT_COLUMNS = ("id", "created_at", "updated_at", *INSERT_FIELDS, "region_code")
 RETURN_COLUMNS = (
     "region_code",
     "created_at",
@@ -59,31 +35,6 @@ RETURN_COLUMNS = (
     "note",
 )
 TAG_COLUMNS = ("region_code", "created_at", "updated_at", "person_id", "group_id", "note")
-
-
-def insert_values(
-    candidate: Candidate, db_date: Callable[[dt.date | None], Any]
-) -> tuple[Any, ...]:
-    """The person's INSERT values after the id and timestamps, before region_code."""
-    values = candidate.values
-    get = values.get
-    return (
-        candidate.id_type,
-        candidate.id_number,
-        candidate.id_number[::-1],
-        "",
-        "resident",
-        values["name"],
-        values["name_key"],
-        values["name_pinyin"],
-        values["name_initials"],
-        get("sex", ""),
-        db_date(get("birth_date")),
-        get("phone", ""),
-        get("phone_reversed", ""),
-        get("address", ""),
-        get("notes", ""),
-    )
 
 
 class BatchWriter:
@@ -126,8 +77,8 @@ class BatchWriter:
                 found[(values["id_type"], values["id_number"])] = values
         loose = [c for c in candidates if not c.id_number]
         if loose:
-            keys = sorted({c.values["name_key"] for c in loose})
-            regions = {c.values["region_code"] for c in loose}
+            keys = sorted({c.name_key for c in loose})
+            regions = {c.region for c in loose}
             sql = (
                 f'SELECT {select} FROM "{table}" WHERE "name_key" IN ({{in}}) '  # noqa: S608
                 'AND "id_number" = \'\' AND "merged_into_id" IS NULL'
@@ -145,8 +96,6 @@ class BatchWriter:
 
     def _write(self, candidates: list[Candidate]) -> list[Rejection]:
         rejections: list[Rejection] = []
-        # Decided once a batch: asking the connection's vendor per value cost ~1 s per 100k.
-        self._db_date = bulk.date_adapter()
         existing = self._existing(candidates)
         now = timezone.now()
         new: list[Candidate] = []
@@ -162,8 +111,8 @@ class BatchWriter:
                     Rejection(candidate.row(), _("This ID is registered in another jurisdiction."))
                 )
                 continue
-            before = {k: current[k] for k, v in candidate.values.items() if v not in ("", None)}
-            after = {k: v for k, v in candidate.values.items() if v not in ("", None)}
+            after = candidate.filled()
+            before = {k: current[k] for k in after}
             diff = {k for k in after if after[k] != before.get(k)}
             known.append((candidate, current["id"]))
             if diff:
@@ -188,7 +137,7 @@ class BatchWriter:
                 self.updated += 1
             else:
                 self.unchanged += 1
-        self._audit_updates(changed, added, {pk: c.values["region_code"] for c, pk in known})
+        self._audit_updates(changed, added, {pk: c.region for c, pk in known})
         return rejections
 
     def _table(self, model: Any) -> str:
@@ -197,14 +146,7 @@ class BatchWriter:
     def _insert_people(self, new: list[Candidate], ids: list[int], now: dt.datetime) -> None:
         stamp = bulk.db_datetime(now)
         rows = [
-            (
-                pk,
-                stamp,
-                stamp,
-                *(c.insert_values or insert_values(c, self._db_date)),
-                c.values["region_code"],
-            )
-            for c, pk in zip(new, ids, strict=True)
+            (pk, stamp, stamp, *c.insert_values, c.region) for c, pk in zip(new, ids, strict=True)
         ]
         bulk.insert_rows(self._table(Person), INSERT_COLUMNS, rows)
 
@@ -256,7 +198,7 @@ class BatchWriter:
             pk = person_ids.get(id(candidate))
             if pk is None:
                 continue
-            region = candidate.values["region_code"]
+            region = candidate.region
             if candidate.returnee is not None:
                 arrival, origin, transport, risk = candidate.returnee
                 if (pk, arrival, origin) not in have_returns:
