@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,7 @@ def test_a_released_csv_table_is_left_to_the_child(tmp_path: Path) -> None:
     assert len(list(table.rest)) == 100 - len(table.head)
 
 
+@pytest.mark.django_db
 def test_the_runner_checks_a_large_workbook_in_the_child(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +182,7 @@ def test_the_runner_checks_a_large_workbook_in_the_child(
 
         def __init__(self) -> None:
             self.written: list[int] = []
+            self.batches: list[int] = []
 
         def check(self, batch: list[runner.Row]) -> runner.CheckedBatch:
             odd = [r for r in batch if int(r.values["number"]) % 2]
@@ -187,6 +190,7 @@ def test_the_runner_checks_a_large_workbook_in_the_child(
             return runner.CheckedBatch(len(batch), even, [runner.Rejection(r, "odd") for r in odd])
 
         def write(self, checked: runner.CheckedBatch) -> list[runner.Rejection]:
+            self.batches.append(checked.rows)
             self.written.extend(checked.items)
             return []
 
@@ -199,5 +203,50 @@ def test_the_runner_checks_a_large_workbook_in_the_child(
     result = runner.run_import(table, importer, guess)
     assert forked == [True]
     assert result.rows == rows
+    # A small first batch (writing starts early), then batches of CHILD_BATCH_ROWS.
+    assert importer.batches[0] == runner.FIRST_CHILD_BATCH
+    assert set(importer.batches[1:-1]) == {runner.CHILD_BATCH_ROWS}
     assert importer.written == list(range(0, rows, 2))
     assert result.rejected == rows // 2
+
+
+def test_something_loads_while_the_workbook_is_read(tmp_path: Path) -> None:
+    loaded: list[str] = []
+    threads_before = threading.active_count()
+    table = open_table(_workbook(tmp_path / "a.xlsx", 50), while_reading=lambda: loaded.append("x"))
+    assert loaded == ["x"] and len(table.head) == 30
+    # Joined before open_table returns: a fork afterwards sees one thread again.
+    assert threading.active_count() == threads_before
+
+
+def test_a_failure_while_reading_is_raised_after_the_file_is_open(tmp_path: Path) -> None:
+    def broken() -> None:
+        raise LookupError("no dictionaries")
+
+    with pytest.raises(LookupError, match="no dictionaries"):
+        open_table(_workbook(tmp_path / "a.xlsx", 5), while_reading=broken)
+
+
+@pytest.mark.django_db
+def test_an_import_runs_with_a_small_sqlite_page_cache_and_restores_it() -> None:
+    from django.db import connection
+
+    from fangkong.core.importing import bulk
+
+    if connection.vendor != "sqlite":
+        with bulk.small_page_cache():
+            pass  # nothing to change on PostgreSQL
+        return
+
+    def cache_size() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            return int(cursor.fetchone()[0])
+
+    before = cache_size()
+    with bulk.small_page_cache():
+        assert cache_size() == -bulk.IMPORT_PAGE_CACHE_KIB
+    assert cache_size() == before
+    with pytest.raises(ZeroDivisionError), bulk.small_page_cache():
+        1 / 0  # noqa: B018
+    assert cache_size() == before

@@ -274,6 +274,7 @@ class RejectOdd:
         return {"created": len(self.seen)}
 
 
+@pytest.mark.django_db  # run_import sets the SQLite page cache for its writes
 def test_run_import_batches_and_error_workbook(tmp_path: Path) -> None:
     lines = ["台账,,", "姓名,=formula,联系电话", *[f"人{i},,1380013800{i}" for i in range(6)], ",,"]
     path = write(tmp_path, "a.csv", "\n".join(lines).encode("gb18030"))

@@ -55,6 +55,14 @@ def _segmented(simplified: str) -> tuple[str, str]:
     return full, initials
 
 
+def load_dictionaries() -> None:
+    """Load what name keys need (pypinyin's dictionaries, the t2s converter) now: an
+    import does it while its file is read (core.importing.readers.open_table), and a
+    checking process forked afterwards shares them instead of loading its own."""
+    _dictionaries()
+    to_simplified("張")
+
+
 @lru_cache(maxsize=1)
 def _dictionaries() -> tuple[dict[int, str], dict[str, list[list[str]]]]:
     from pypinyin.constants import PHRASES_DICT, PINYIN_DICT

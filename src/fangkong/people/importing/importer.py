@@ -181,11 +181,12 @@ def _import_file(
 ) -> dict[str, Any]:
     from fangkong.core.importing.readers import open_table
     from fangkong.core.importing.runner import resolve_header, run_import
+    from fangkong.people.names import load_dictionaries
 
     importer = PeopleImporter(
         actor=actor, region_code=region_code, dry_run=dry_run, filename=filename or path.name
     )
-    table = open_table(path)
+    table = open_table(path, while_reading=load_dictionaries)
     guess = resolve_header(table, PEOPLE_SCHEMA, header_row, mapping)
     result = run_import(
         table,
