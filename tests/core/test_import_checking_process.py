@@ -190,6 +190,10 @@ def test_the_runner_checks_a_large_workbook_in_the_child(
             return runner.CheckedBatch(len(batch), even, [runner.Rejection(r, "odd") for r in odd])
 
         def write(self, checked: runner.CheckedBatch) -> list[runner.Rejection]:
+            from django.db import connection
+
+            # Written inside a transaction that spans about BATCH_ROWS rows.
+            assert connection.in_atomic_block
             self.batches.append(checked.rows)
             self.written.extend(checked.items)
             return []

@@ -12,13 +12,14 @@ not worth it, with the same results.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from fangkong.core.importing import bulk
@@ -199,6 +200,33 @@ def _checked_batches(
         checked.close()
 
 
+def _write_checked(
+    importer: TwoStageImporter,
+    batches: Iterator[CheckedBatch],
+    rows_per_transaction: int,
+    record: Callable[[list[Rejection], int], None],
+) -> None:
+    """Write every checked batch (each atomic in itself, a savepoint here), committing
+    after about ``rows_per_transaction`` rows.
+
+    A checking process sends batches of 5,000 rows; a commit for each cost SQLite about
+    0.2 s per 100,000 rows, since every commit writes again the index pages the previous
+    one wrote. Progress recorded inside a transaction shows once it commits.
+    """
+    while True:
+        written = 0
+        with transaction.atomic():
+            for checked in batches:
+                rejections = checked.rejections + importer.write(checked)
+                rejections.sort(key=lambda r: r.row.number)
+                record(rejections, checked.rows)
+                written += checked.rows
+                if written >= rows_per_transaction:
+                    break
+            else:
+                return
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while the rows stream (back on afterwards,
@@ -257,10 +285,8 @@ def run_import(
     try:
         with collector_paused(), bulk.small_page_cache():
             if isinstance(importer, TwoStageImporter):
-                for checked in _checked_batches(table, guess, importer, batch_size):
-                    rejections = checked.rejections + importer.write(checked)
-                    rejections.sort(key=lambda r: r.row.number)
-                    record(rejections, checked.rows)
+                checked = _checked_batches(table, guess, importer, batch_size)
+                _write_checked(importer, checked, batch_size, record)
             else:
                 for batch in batched_rows(table, guess, batch_size):
                     record(importer.process(batch), len(batch))
