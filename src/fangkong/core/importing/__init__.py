@@ -6,6 +6,10 @@ xlsx/xls/ods/csv (``readers``), finds the header row below titles (``headers``),
 columns to fields (automatic, or as the user fixed it), feeds rows in batches with
 progress, and collects rejected rows into an error workbook (``errors``) with the original
 columns plus the reason. Uploads are stored and size-checked by ``uploads``.
+
+An importer whose checks need no database can split its work (``TwoStageImporter``:
+``check`` then ``write``); a large workbook is then checked in a forked second process
+while this one writes (``checking_process``, decisions D20).
 """
 
 from fangkong.core.importing.errors import ErrorWorkbook

@@ -2,9 +2,11 @@
 
 This package is the bulk write path of people (the importer's action; callers enter
 through ``people.actions.import_people``): each batch is checked row by row
-(``checking``, with per-cell fast paths in ``cells``), then written in one transaction
-with plain executemany/COPY (``writing``); every updated person gets an audit entry with
-before and after, and the import as a whole one "people.import" entry with the counts.
+(``checking``, with per-cell fast paths in ``cells``; for a large workbook in a second
+process, core.importing.checking_process), then its villages are matched and it is
+written atomically with plain executemany/COPY (``writing``); every updated person gets
+an audit entry with before and after, and the import as a whole one "people.import"
+entry with the counts.
 New persons are listed in that summary only.
 
 Matching (re-importing the same file changes nothing):
