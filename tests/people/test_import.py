@@ -344,6 +344,29 @@ def test_cli_last_line_and_errors_file(regions: Any, tmp_path: Path, capsys: Any
     )
 
 
+def test_cli_with_its_progress_bar_starts_no_thread(
+    regions: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """tqdm starts a monitor thread by default; with it alive a large import would not
+    fork its checking process (which needs the process to have a single thread)."""
+    import threading
+
+    from fangkong.core.importing import checking_process
+
+    seen: list[list[str]] = []
+    decide = checking_process.may_check_in_child
+
+    def spy(total_rows: int | None) -> bool:
+        seen.append([t.name for t in threading.enumerate()])
+        return decide(total_rows)
+
+    monkeypatch.setattr(checking_process, "may_check_in_child", spy)
+    path = write_xlsx(tmp_path / "a.xlsx", rows_ok())
+    call_command("import", "people", str(path), "--region", GAOZHUANG)  # with its bar
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("imported 3")
+    assert seen and all("tqdm_monitor" not in names for names in seen)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -230,5 +230,8 @@ def run_inline(kind: str, params: dict[str, Any], *, actor: Any, show_bar: bool 
 
     job = Job.objects.create(kind=kind, title=kind, params=params, owner=None)
     audit.record(actor, "core.start_job", job, after={"kind": kind, "params": params})
+    # No monitor thread: with a second thread alive, a large import would not fork its
+    # checking process (core.importing.checking_process checks for exactly one thread).
+    tqdm.monitor_interval = 0
     with tqdm(disable=not show_bar, unit="rows", dynamic_ncols=True, leave=True) as bar:
         return execute(job, bar=bar)
