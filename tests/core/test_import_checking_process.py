@@ -254,3 +254,41 @@ def test_an_import_runs_with_a_small_sqlite_page_cache_and_restores_it() -> None
     with pytest.raises(ZeroDivisionError), bulk.small_page_cache():
         1 / 0  # noqa: B018
     assert cache_size() == before
+
+
+@pytest.mark.django_db
+def test_a_failed_write_leaves_no_checking_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fangkong.core.importing.headers import FieldSpec, ImportSchema
+
+    book = xlsxwriter.Workbook(str(tmp_path / "big.xlsx"), {"constant_memory": True})
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["name", "number"])
+    for n in range(20_000):
+        sheet.write_row(n + 1, 0, [f"row {n}", n])
+    book.close()
+    monkeypatch.setattr(checking_process, "may_check_in_child", lambda _total: True)
+
+    class Failing:
+        schema = ImportSchema(
+            [FieldSpec("name", "name", required=True), FieldSpec("number", "number")]
+        )
+
+        def check(self, batch: list[runner.Row]) -> runner.CheckedBatch:
+            return runner.CheckedBatch(len(batch), [], [])
+
+        def write(self, checked: runner.CheckedBatch) -> list[runner.Rejection]:
+            raise RuntimeError("the disk is full")
+
+        def counts(self) -> dict[str, int]:
+            return {}
+
+    table = open_table(tmp_path / "big.xlsx")
+    importer = Failing()
+    guess = runner.resolve_header(table, importer.schema)
+    with pytest.raises(RuntimeError, match="the disk is full") as failure:
+        runner.run_import(table, importer, guess)
+    # Gone although the exception (and its traceback's frames) are still alive here.
+    assert failure.value is not None
+    assert multiprocessing.active_children() == []

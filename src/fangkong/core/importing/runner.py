@@ -12,8 +12,8 @@ not worth it, with the same results.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -179,7 +179,7 @@ def batched_rows(
 
 def _checked_batches(
     table: Table, guess: HeaderGuess, importer: TwoStageImporter, batch_size: int
-) -> Iterator[CheckedBatch]:
+) -> Generator[CheckedBatch, None, None]:
     from fangkong.core.importing.checking_process import checked_in_child, may_check_in_child
 
     if not may_check_in_child(table.total_rows):
@@ -285,8 +285,11 @@ def run_import(
     try:
         with collector_paused(), bulk.small_page_cache():
             if isinstance(importer, TwoStageImporter):
-                checked = _checked_batches(table, guess, importer, batch_size)
-                _write_checked(importer, checked, batch_size, record)
+                # Closed here, not when the generator is collected: after a failed write
+                # the exception's traceback would keep it, and the checking process
+                # blocked on its pipe, alive.
+                with closing(_checked_batches(table, guess, importer, batch_size)) as checked:
+                    _write_checked(importer, checked, batch_size, record)
             else:
                 for batch in batched_rows(table, guess, batch_size):
                     record(importer.process(batch), len(batch))
