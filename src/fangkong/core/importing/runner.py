@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from fangkong.core.importing import bulk
+from fangkong.core.importing import bulk, checking_process
 from fangkong.core.importing.errors import ErrorWorkbook
 from fangkong.core.importing.headers import HeaderGuess, ImportSchema, auto_map, find_header
 from fangkong.core.importing.readers import ImportFileError, Table
@@ -180,14 +180,12 @@ def batched_rows(
 def _checked_batches(
     table: Table, guess: HeaderGuess, importer: TwoStageImporter, batch_size: int
 ) -> Generator[CheckedBatch, None, None]:
-    from fangkong.core.importing.checking_process import checked_in_child, may_check_in_child
-
-    if not may_check_in_child(table.total_rows):
+    if not checking_process.may_check_in_child(table.total_rows):
         for rows in batched_rows(table, guess, batch_size):
             yield importer.check(rows)
         return
     batches = batched_rows(table, guess, min(batch_size, CHILD_BATCH_ROWS), FIRST_CHILD_BATCH)
-    checked = checked_in_child(batches, importer.check)
+    checked = checking_process.checked_in_child(batches, importer.check)
     try:
         first = next(checked, None)
         # The child has its own copy of the table now: this process lets go of the rows
@@ -198,6 +196,13 @@ def _checked_batches(
             yield from checked
     finally:
         checked.close()
+
+
+def write_checked(importer: TwoStageImporter, checked: CheckedBatch) -> list[Rejection]:
+    """Write one checked batch; the rejections of both stages, in row order."""
+    rejections = checked.rejections + importer.write(checked)
+    rejections.sort(key=lambda r: r.row.number)
+    return rejections
 
 
 def _write_checked(
@@ -217,9 +222,7 @@ def _write_checked(
         written = 0
         with transaction.atomic():
             for checked in batches:
-                rejections = checked.rejections + importer.write(checked)
-                rejections.sort(key=lambda r: r.row.number)
-                record(rejections, checked.rows)
+                record(write_checked(importer, checked), checked.rows)
                 written += checked.rows
                 if written >= rows_per_transaction:
                     break

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.core import audit
 from fangkong.core.importing.headers import ImportSchema
-from fangkong.core.importing.runner import CheckedBatch, Rejection, Row
+from fangkong.core.importing.runner import CheckedBatch, Rejection, Row, write_checked
 from fangkong.people.importing.cells import RowError
 from fangkong.people.importing.checking import Candidate, RowChecker
 from fangkong.people.importing.schema import JOB_KIND, PEOPLE_SCHEMA
@@ -57,10 +57,7 @@ class PeopleImporter(RowChecker, BatchWriter):
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
 
     def process(self, rows: list[Row]) -> list[Rejection]:
-        checked = self.check(rows)
-        rejections = checked.rejections + self.write(checked)
-        rejections.sort(key=lambda r: r.row.number)
-        return rejections
+        return write_checked(self, self.check(rows))
 
     def check(self, rows: list[Row]) -> CheckedBatch:
         """Every row's own checks; no database (this may run in the checking process)."""
