@@ -283,6 +283,16 @@ def wal_pages(catalogue: dict[str, Any], count: int) -> tuple[float, float]:
     return pages[0], pages[1]
 
 
+def _setup(backend: str, workdir: str) -> None:
+    setup_django(
+        backend,
+        workdir,
+        PG_URL,
+        sqlite_url=f"sqlite:///{workdir}/postings.sqlite3",
+        log_level="WARNING",
+    )
+
+
 def bench_backend(
     backend: str, postings: int, writers: int, repeat: int = 1, pages: bool = False
 ) -> dict[str, Any]:
@@ -290,13 +300,7 @@ def bench_backend(
     alternate that many times and the pair with the median ratio is the result (a noisy
     machine moves single runs a lot)."""
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as workdir:
-        setup_django(
-            backend,
-            workdir,
-            PG_URL,
-            sqlite_url=f"sqlite:///{workdir}/postings.sqlite3",
-            log_level="WARNING",
-        )
+        _setup(backend, workdir)
         catalogue = make_catalogue()
         per_writer = max(1, postings // 4)
         rows = {}
@@ -345,13 +349,7 @@ def profile(backend: str, postings: int) -> None:
     import pstats
 
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as workdir:
-        setup_django(
-            backend,
-            workdir,
-            PG_URL,
-            sqlite_url=f"sqlite:///{workdir}/postings.sqlite3",
-            log_level="WARNING",
-        )
+        _setup(backend, workdir)
         catalogue = make_catalogue()
         profiler = cProfile.Profile()
         profiler.enable()
