@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 
@@ -17,6 +18,22 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of ``pid`` and its children in MB: pages shared after a fork
+    are counted once between them, as the machine's memory sees them."""
+    total = 0.0
+    pids = [pid]
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # the process may end while it is read
+            pids += [int(p) for p in children.read_text().split()]
+    for each in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{each}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+    return total
 
 
 def pg_admin(database_url: str, *statements: str) -> None:

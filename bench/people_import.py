@@ -23,7 +23,6 @@ re-import; within 2x of the floor; peak memory under 350 MB.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
@@ -36,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import peak_rss_mb, pg_admin, postgres_available  # bench/common.py
+from common import peak_rss_mb, pg_admin, postgres_available, pss_mb  # bench/common.py
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get(
@@ -351,22 +350,6 @@ def _fresh_database(backend: str, workdir: str) -> str:
     return url
 
 
-def _pss_mb(pid: int) -> float:
-    """Proportional set size of ``pid`` and its children in MB: pages shared after a fork
-    are counted once between them, as the machine's memory sees them."""
-    total = 0.0
-    pids = [pid]
-    for children in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError):  # the process may end while it is read
-            pids += [int(p) for p in children.read_text().split()]
-    for each in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{each}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) / 1024
-    return total
-
-
 def _run(kind: str, url: str, workdir: str, ledger: str) -> dict[str, Any]:
     # Sampled from here, not from a thread in the worker: a second thread there would keep
     # the import from forking its checking process (core.importing.checking_process).
@@ -381,7 +364,7 @@ def _run(kind: str, url: str, workdir: str, ledger: str) -> dict[str, Any]:
         )
         peak = 0.0
         while worker.poll() is None:
-            peak = max(peak, _pss_mb(worker.pid))
+            peak = max(peak, pss_mb(worker.pid))
             time.sleep(0.05)
         out.seek(0)
         err.seek(0)
