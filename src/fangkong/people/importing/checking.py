@@ -66,7 +66,7 @@ INSERT_FIELDS: tuple[str, ...] = (
     "residence_status",
     *PERSON_FIELDS[:-1],
 )
-_FIRST_PERSON_FIELD = INSERT_FIELDS.index("name")
+FIRST_PERSON_FIELD = INSERT_FIELDS.index("name")
 _NAME_KEY = INSERT_FIELDS.index("name_key")
 
 
@@ -121,7 +121,7 @@ class Candidate:
         fields = PERSON_FIELDS[:-1]
         filled = {
             name: value
-            for name, value in zip(fields, self.insert_values[_FIRST_PERSON_FIELD:], strict=True)
+            for name, value in zip(fields, self.insert_values[FIRST_PERSON_FIELD:], strict=True)
             if value not in _NO_TEXT
         }
         if "birth_date" in filled:

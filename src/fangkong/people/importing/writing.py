@@ -19,7 +19,12 @@ from django.utils.translation import gettext as _
 from fangkong.core import audit
 from fangkong.core.importing import bulk
 from fangkong.core.importing.runner import Rejection
-from fangkong.people.importing.checking import INSERT_FIELDS, PERSON_FIELDS, Candidate
+from fangkong.people.importing.checking import (
+    FIRST_PERSON_FIELD,
+    INSERT_FIELDS,
+    PERSON_FIELDS,
+    Candidate,
+)
 from fangkong.people.models import Person, PersonTag, ReturneeRecord
 
 INSERT_COLUMNS = ("id", "created_at", "updated_at", *INSERT_FIELDS, "region_code")
@@ -35,6 +40,15 @@ RETURN_COLUMNS = (
     "note",
 )
 TAG_COLUMNS = ("region_code", "created_at", "updated_at", "person_id", "group_id", "note")
+# What ``_existing`` reads of a stored person: its id and document, then PERSON_FIELDS
+# (region_code last), in the order of ``Candidate.insert_values`` from "name" on.
+STORED_COLUMNS = ("id", "id_type", "id_number", *PERSON_FIELDS)
+_STORED_ID, _STORED_ID_TYPE, _STORED_ID_NUMBER = 0, 1, 2
+_STORED_FIRST_FIELD = 3
+_STORED_NAME_KEY = STORED_COLUMNS.index("name_key")
+_STORED_BIRTH = STORED_COLUMNS.index("birth_date")
+_STORED_PHONE = STORED_COLUMNS.index("phone")
+_STORED_REGION = STORED_COLUMNS.index("region_code")
 
 
 class BatchWriter:
@@ -50,18 +64,16 @@ class BatchWriter:
     def in_scope(self, code: str) -> bool:  # pragma: no cover - provided by RowChecker
         raise NotImplementedError
 
-    def _existing(self, candidates: list[Candidate]) -> dict[tuple[Any, ...], dict[str, Any]]:
-        found: dict[tuple[Any, ...], dict[str, Any]] = {}
-        columns = ["id", "id_type", "id_number", *PERSON_FIELDS]
-        select = ", ".join(f'"{c}"' for c in columns)
+    def _existing(self, candidates: list[Candidate]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        """The stored persons the candidates name, by ``Candidate.key``, each as the row
+        ``STORED_COLUMNS`` (dates in the form the candidates' ``insert_values`` hold them,
+        so an unchanged person compares equal as one tuple)."""
+        found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        # SQLite: the date column read as the text it stores; selected bare, Django's
+        # converter would make a date of every one (and the comparison would need the text).
+        birth = '"birth_date"' if bulk.is_postgres() else "(\"birth_date\" || '')"
+        select = ", ".join(birth if c == "birth_date" else f'"{c}"' for c in STORED_COLUMNS)
         table = self._table(Person)
-        birth_index = columns.index("birth_date")
-
-        def as_dict(row: tuple[Any, ...]) -> dict[str, Any]:
-            values = list(row)
-            values[birth_index] = bulk.as_date(values[birth_index])
-            return dict(zip(columns, values, strict=True))
-
         by_type: dict[str, set[str]] = {}
         for c in candidates:
             if c.id_number:
@@ -73,8 +85,7 @@ class BatchWriter:
                 'IN ({in}) AND NOT ("id_number" = \'\') AND "merged_into_id" IS NULL'
             )
             for row in bulk.select_in(sql, sorted(wanted), [id_type]):
-                values = as_dict(row)
-                found[(values["id_type"], values["id_number"])] = values
+                found[(row[_STORED_ID_TYPE], row[_STORED_ID_NUMBER])] = row
         loose = [c for c in candidates if not c.id_number]
         if loose:
             keys = sorted({c.name_key for c in loose})
@@ -84,15 +95,26 @@ class BatchWriter:
                 'AND "id_number" = \'\' AND "merged_into_id" IS NULL'
             )
             for row in bulk.select_in(sql, keys):
-                values = as_dict(row)
-                if values["region_code"] not in regions:
+                region = row[_STORED_REGION]
+                if region not in regions:
                     continue
                 # Keyed like Candidate.key: by birth date, by phone, or by name alone when
                 # the ledger knew neither (so such a row is found again, not duplicated).
-                seconds = [v for v in (values["birth_date"], values["phone"]) if v] or [""]
+                birth_date = bulk.as_date(row[_STORED_BIRTH])
+                phone = row[_STORED_PHONE]
+                seconds = [v for v in (birth_date, phone) if v] or [""]
+                name_key = row[_STORED_NAME_KEY]
                 for second in seconds:
-                    found.setdefault((values["region_code"], values["name_key"], second), values)
+                    found.setdefault((region, name_key, second), row)
         return found
+
+    @staticmethod
+    def _stored_fields(row: tuple[Any, ...]) -> dict[str, Any]:
+        """A stored row's PERSON_FIELDS as Python values (for the comparison field by
+        field and the audit entry)."""
+        values = dict(zip(PERSON_FIELDS, row[_STORED_FIRST_FIELD:], strict=True))
+        values["birth_date"] = bulk.as_date(values["birth_date"])
+        return values
 
     def _write(self, candidates: list[Candidate]) -> list[Rejection]:
         rejections: list[Rejection] = []
@@ -102,25 +124,35 @@ class BatchWriter:
         changed: list[tuple[Candidate, dict[str, Any], dict[str, Any]]] = []
         known: list[tuple[Candidate, int]] = []
         for candidate in candidates:
-            current = existing.get(candidate.key)
-            if current is None:
+            stored = existing.get(candidate.key)
+            if stored is None:
                 new.append(candidate)
                 continue
-            if not self.in_scope(current["region_code"]):
+            region = stored[_STORED_REGION]
+            if region != candidate.region and not self.in_scope(region):
                 rejections.append(
                     Rejection(candidate.row(), _("This ID is registered in another jurisdiction."))
                 )
                 continue
+            pk = stored[_STORED_ID]
+            known.append((candidate, pk))
+            # A re-imported row usually says exactly what is stored: one tuple comparison
+            # (the field-by-field one below cost a re-import of 100,000 rows about 0.5 s).
+            if (
+                stored[_STORED_FIRST_FIELD:_STORED_REGION]
+                == candidate.insert_values[FIRST_PERSON_FIELD:]
+                and region == candidate.region
+            ):
+                continue
             after = candidate.filled()
-            before = {k: current[k] for k in after}
-            diff = {k for k in after if after[k] != before.get(k)}
-            known.append((candidate, current["id"]))
+            current = self._stored_fields(stored)
+            diff = sorted(k for k in after if after[k] != current[k])
             if diff:
                 changed.append(
                     (
                         candidate,
-                        {k: before.get(k) for k in sorted(diff)} | {"id": current["id"]},
-                        {k: after[k] for k in sorted(diff)},
+                        {k: current[k] for k in diff} | {"id": pk},
+                        {k: after[k] for k in diff},
                     )
                 )
         ids = bulk.allocate_ids(self._table(Person), len(new))
