@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.accounts.roles import Perm
 from fangkong.core.cleaning import nfkc
+from fangkong.core.importing.batchcells import BatchCells
 from fangkong.core.importing.bulk import as_date, date_adapter
 from fangkong.core.importing.runner import Row
 from fangkong.core.importing.values import cell_text
@@ -73,12 +74,14 @@ _NAME_KEY = INSERT_FIELDS.index("name_key")
 @dataclass(slots=True)
 class Candidate:
     """A checked row. It crosses from the checking process to the writing one, so it is
-    kept lean: the row's number and cells rather than the Row, and the person as the
-    tuple that will be inserted rather than a dict (the pickling of 100,000 dicts cost
-    the writing process about 0.2 s)."""
+    kept lean: the row's number and a reference to its cells rather than the Row (the
+    cells travel as one blob per batch, ``BatchCells``), and the person as the tuple that
+    will be inserted rather than a dict (the pickling of 100,000 dicts cost the writing
+    process about 0.2 s)."""
 
     number: int
-    cells: list[Any]
+    cells_of: BatchCells  # the batch's cells; this row's are ``cells_of.get(cells_index)``
+    cells_index: int
     id_type: str
     id_number: str
     # INSERT_FIELDS' values, dates as the database takes them (bulk.date_adapter).
@@ -97,7 +100,8 @@ class Candidate:
             Candidate,
             (
                 self.number,
-                self.cells,
+                self.cells_of,
+                self.cells_index,
                 self.id_type,
                 self.id_number,
                 self.insert_values,
@@ -110,7 +114,7 @@ class Candidate:
         )
 
     def row(self) -> Row:
-        return Row(self.number, {}, self.cells)
+        return Row(self.number, {}, self.cells_of.get(self.cells_index))
 
     @property
     def name_key(self) -> str:
@@ -166,7 +170,9 @@ class RowChecker:
 
     # -- the row -------------------------------------------------------------------------
 
-    def clean_row(self, row: Row) -> Candidate:
+    def clean_row(self, row: Row, cells_of: BatchCells | None = None) -> Candidate:
+        """The row's candidate (RowError or ValidationError if it is rejected); its cells
+        are kept in ``cells_of`` (the batch's), or on their own."""
         values = row.values
         get = values.get
         raw_name = get("name")
@@ -219,9 +225,12 @@ class RowChecker:
             address,
             notes,
         )
+        if cells_of is None:
+            cells_of = BatchCells()
         return Candidate(
             row.number,
-            row.cells,
+            cells_of,
+            cells_of.add(row.cells),
             id_type,
             id_number,
             insert_values,

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from fangkong.core import audit
+from fangkong.core.importing.batchcells import BatchCells
 from fangkong.core.importing.headers import ImportSchema
 from fangkong.core.importing.runner import CheckedBatch, Rejection, Row, write_checked
 from fangkong.people.importing.cells import RowError
@@ -63,9 +64,10 @@ class PeopleImporter(RowChecker, BatchWriter):
         """Every row's own checks; no database (this may run in the checking process)."""
         rejections: list[Rejection] = []
         candidates: list[Candidate] = []
+        cells_of = BatchCells()
         for row in rows:
             try:
-                candidate = self.clean_row(row)
+                candidate = self.clean_row(row, cells_of)
             except RowError as exc:
                 rejections.append(Rejection(row, str(exc)))
                 drop_tracebacks(exc)
