@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from fangkong.core.importing import bulk
 from fangkong.people.models import KeyGroup
@@ -30,3 +30,21 @@ def test_allocated_ids_are_fresh_and_later_rows_do_not_reuse_them(regions: Any) 
         )
     later = KeyGroup.objects.create(code="later", name="之后")
     assert later.pk not in ids and later.pk > max(ids)
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return str(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_commit_without_flush_wait_holds_for_its_transaction_only() -> None:
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            bulk.commit_without_flush_wait()  # nothing to set on SQLite
+        return
+    with transaction.atomic():
+        bulk.commit_without_flush_wait()
+        assert _synchronous_commit() == "off"
+    assert _synchronous_commit() == "on"

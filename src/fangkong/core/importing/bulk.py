@@ -84,6 +84,19 @@ def small_page_cache() -> Iterator[None]:
             cursor.close()
 
 
+def commit_without_flush_wait() -> None:
+    """PostgreSQL: this transaction's commit returns before its WAL is flushed (``SET
+    LOCAL synchronous_commit = off``); for idempotent import batches only. A no-op on
+    SQLite, whose commits in WAL mode with ``synchronous=NORMAL`` never wait for a sync."""
+    if not is_postgres():
+        return
+    cursor = _raw_cursor()
+    try:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+    finally:
+        cursor.close()
+
+
 def allocate_ids(table: str, count: int) -> list[int]:
     """``count`` fresh primary keys for ``table`` (so dependent rows can refer to them).
 

@@ -130,7 +130,9 @@ def _open_workbook(path: Path, kind: str) -> Table:
             _("This is not a spreadsheet that can be read; save it as xlsx, xls, ods or csv.")
         ) from None
     fmt = "xls" if kind == "xls" else _zip_flavour(path)
-    return Table(head=head, rest=(list(row) for row in rows), format=fmt, total_rows=total)
+    # calamine yields a new list for every row: no copy (a generator copying each cost the
+    # checking process 0.05-0.1 s per 100,000 rows).
+    return Table(head=head, rest=rows, format=fmt, total_rows=total)
 
 
 def _zip_flavour(path: Path) -> str:
