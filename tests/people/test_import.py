@@ -283,6 +283,39 @@ def test_key_groups_and_risk(regions: Any, tmp_path: Path) -> None:
     assert KeyGroup.objects.exists()
 
 
+def test_reimport_adds_only_the_key_groups_and_returns_not_stored(
+    regions: Any, tmp_path: Path
+) -> None:
+    """A known person's row may bring a key group or a return they lack: added (audited);
+    the ones already stored are not added twice; rows without either read nothing."""
+    header = ["姓名", "身份证号", "村(社区)", "人员类别", "返乡日期", "来源地"]
+    first = [
+        ["张三", ID1, "蒋台屯村", "独居老人", "2022-01-20", "北京"],
+        ["李四", ID2, "蒋台屯村", "", "", ""],
+        ["王五", ID3, "蒋台屯村", "孕产妇", "", ""],
+    ]
+    run(write_xlsx(tmp_path / "a.xlsx", first, header=header))
+    second = [
+        ["张三", ID1, "蒋台屯村", "独居老人、孕产妇", "2022-01-20", "北京"],
+        ["李四", ID2, "蒋台屯村", "独居老人", "2022-01-25", "天津"],
+        ["王五", ID3, "蒋台屯村", "", "", ""],
+    ]
+    result = run(write_xlsx(tmp_path / "b.xlsx", second, header=header))
+    assert (result["created"], result["updated"], result["unchanged"]) == (0, 2, 1)
+    tags = set(PersonTag.objects.values_list("person__name", "group__code"))
+    assert tags == {
+        ("张三", "elderly_alone"),
+        ("张三", "pregnant"),
+        ("李四", "elderly_alone"),
+        ("王五", "pregnant"),
+    }
+    returns = set(ReturneeRecord.objects.values_list("person__name", "origin"))
+    assert returns == {("张三", "北京"), ("李四", "天津")}
+    li = Person.objects.get(id_number=ID2)
+    after = AuditEntry.objects.get(action="people.import_update", object_id=str(li.pk)).after
+    assert "天津" in after["return"] and len(after["groups"]) == 1
+
+
 def test_formula_text_in_csv_is_rejected_not_run(regions: Any, tmp_path: Path) -> None:
     rows = [
         [1, '=HYPERLINK("http://x")', ID1, "", "蒋台屯村", "", "", ""],

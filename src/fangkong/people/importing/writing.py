@@ -206,20 +206,33 @@ class BatchWriter:
         people already known (their audit entries mention it)."""
         have_returns: set[tuple[int, dt.date, str]] = set()
         have_tags: set[tuple[int, int]] = set()
-        known = sorted(known_ids)
-        if known:
-            returns_table, tags_table = self._table(ReturneeRecord), self._table(PersonTag)
+        # What known people already have is read only for those whose row brings a
+        # return or key groups (in a ledger, about half and under half of them).
+        with_return: set[int] = set()
+        with_groups: set[int] = set()
+        if known_ids:
+            for candidate in candidates:
+                pk = person_ids.get(id(candidate))
+                if pk in known_ids:
+                    if candidate.returnee is not None:
+                        with_return.add(pk)
+                    if candidate.groups:
+                        with_groups.add(pk)
+        if with_return:
+            returns_table = self._table(ReturneeRecord)
             for pk, arrival, origin in bulk.select_in(
                 f'SELECT "person_id", "arrival_date", "origin" FROM "{returns_table}" '  # noqa: S608
                 'WHERE "person_id" IN ({in})',
-                known,
+                sorted(with_return),
             ):
                 have_returns.add((pk, bulk.as_date(arrival), origin))  # type: ignore[arg-type]
+        if with_groups:
+            tags_table = self._table(PersonTag)
             have_tags.update(
                 bulk.select_in(
                     f'SELECT "person_id", "group_id" FROM "{tags_table}" '  # noqa: S608
                     'WHERE "person_id" IN ({in})',
-                    known,
+                    sorted(with_groups),
                 )  # type: ignore[arg-type]
             )
         stamp = bulk.db_datetime(now)
