@@ -1,4 +1,4 @@
-"""A checked batch's cells cross the pipe as one blob, unpickled only when asked for."""
+"""A checked batch's cells cross the pipe as bytes, each row unpickled only when asked for."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_pickled_once_for_all_rows_that_refer_to_it() -> None:
     shared = {id(of) for of, _index in loaded}
     assert len(shared) == 1  # one instance, as before pickling
     of = loaded[0][0]
-    assert of._rows is None  # still the blob: nothing unpickled yet
+    assert of._rows is None  # still bytes: nothing unpickled yet
     assert of.get(49) == ["row 49", 49]
     assert of.get(0) == ["row 0", 0]
 

@@ -75,7 +75,7 @@ _NAME_KEY = INSERT_FIELDS.index("name_key")
 class Candidate:
     """A checked row. It crosses from the checking process to the writing one, so it is
     kept lean: the row's number and a reference to its cells rather than the Row (the
-    cells travel as one blob per batch, ``BatchCells``), and the person as the tuple that
+    cells travel as bytes, in the batch's ``BatchCells``), and the person as the tuple that
     will be inserted rather than a dict (the pickling of 100,000 dicts cost the writing
     process about 0.2 s)."""
 
