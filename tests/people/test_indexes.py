@@ -2,6 +2,7 @@
 
 people migration 0004 dropped the single-column person_id indexes: each unique constraint
 leads with person_id and serves the lookup, and an import writes one index fewer per row.
+Migration 0005 dropped their region_code indexes: nothing lists tags or returns by region.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def test_person_lookups_use_the_unique_index(table: str, unique: list[str]) -> N
     indexed = [c["columns"] for c in constraints.values() if c["index"] or c["unique"]]
     assert unique in indexed
     assert ["person_id"] not in indexed
+    assert not [c for c in indexed if c and c[0] == "region_code"]
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute(f'EXPLAIN QUERY PLAN SELECT * FROM "{table}" WHERE person_id = 1')  # noqa: S608

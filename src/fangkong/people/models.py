@@ -152,6 +152,10 @@ class PersonTag(ScopedModel):
     person = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="tags", db_index=False
     )
+    # The person's region, for the record's own scope (DESIGN rule 1), but not indexed:
+    # tags are reached through their person, never listed by region (people migration
+    # 0005; an import wrote two index entries per tag for it on PostgreSQL).
+    region_code = models.CharField(_("region code"), max_length=15)
     group = models.ForeignKey(KeyGroup, on_delete=models.PROTECT, related_name="+")
     since = models.DateField(_("since"), null=True, blank=True)
     until = models.DateField(_("until"), null=True, blank=True)
@@ -182,6 +186,8 @@ class ReturneeRecord(ScopedModel):
     person = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="returns", db_index=False
     )
+    # Not indexed, as PersonTag.region_code: returns are reached through their person.
+    region_code = models.CharField(_("region code"), max_length=15)
     origin = models.CharField(_("origin"), max_length=100)
     arrival_date = models.DateField(_("arrival date"))
     transport = models.CharField(_("transport"), max_length=100, blank=True)
