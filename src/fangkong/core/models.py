@@ -10,10 +10,16 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+def region_code_field(*, db_index: bool = True) -> models.CharField:
+    """A record's region (DESIGN rule 1). ``db_index=False`` for a record that is always
+    reached through another one and never listed by region."""
+    return models.CharField(_("region code"), max_length=15, db_index=db_index)
+
+
 class ScopedModel(models.Model):
     """Base for every record that belongs to a region (DESIGN rule 1)."""
 
-    region_code = models.CharField(_("region code"), max_length=15, db_index=True)
+    region_code = region_code_field()
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from fangkong.core.models import ScopedModel
+from fangkong.core.models import ScopedModel, region_code_field
 from fangkong.people.identity import IdType, Sex
 
 
@@ -155,7 +155,7 @@ class PersonTag(ScopedModel):
     # The person's region, for the record's own scope (DESIGN rule 1), but not indexed:
     # tags are reached through their person, never listed by region (people migration
     # 0005; an import wrote two index entries per tag for it on PostgreSQL).
-    region_code = models.CharField(_("region code"), max_length=15)
+    region_code = region_code_field(db_index=False)
     group = models.ForeignKey(KeyGroup, on_delete=models.PROTECT, related_name="+")
     since = models.DateField(_("since"), null=True, blank=True)
     until = models.DateField(_("until"), null=True, blank=True)
@@ -187,7 +187,7 @@ class ReturneeRecord(ScopedModel):
         Person, on_delete=models.CASCADE, related_name="returns", db_index=False
     )
     # Not indexed, as PersonTag.region_code: returns are reached through their person.
-    region_code = models.CharField(_("region code"), max_length=15)
+    region_code = region_code_field(db_index=False)
     origin = models.CharField(_("origin"), max_length=100)
     arrival_date = models.DateField(_("arrival date"))
     transport = models.CharField(_("transport"), max_length=100, blank=True)

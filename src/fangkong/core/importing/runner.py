@@ -205,7 +205,7 @@ def write_checked(importer: TwoStageImporter, checked: CheckedBatch) -> list[Rej
     return rejections
 
 
-def _write_checked(
+def _write_in_transactions(
     importer: TwoStageImporter,
     batches: Iterator[CheckedBatch],
     rows_per_transaction: int,
@@ -298,7 +298,7 @@ def run_import(
                 # the exception's traceback would keep it, and the checking process
                 # blocked on its pipe, alive.
                 with closing(_checked_batches(table, guess, importer, batch_size)) as checked:
-                    _write_checked(importer, checked, batch_size, record)
+                    _write_in_transactions(importer, checked, batch_size, record)
             else:
                 for batch in batched_rows(table, guess, batch_size):
                     record(importer.process(batch), len(batch))

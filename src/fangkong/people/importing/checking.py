@@ -170,9 +170,9 @@ class RowChecker:
 
     # -- the row -------------------------------------------------------------------------
 
-    def clean_row(self, row: Row, cells_of: BatchCells | None = None) -> Candidate:
+    def clean_row(self, row: Row, cells_of: BatchCells) -> Candidate:
         """The row's candidate (RowError or ValidationError if it is rejected); its cells
-        are kept in ``cells_of`` (the batch's), or on their own."""
+        are kept in ``cells_of``, the batch's."""
         values = row.values
         get = values.get
         raw_name = get("name")
@@ -225,8 +225,6 @@ class RowChecker:
             address,
             notes,
         )
-        if cells_of is None:
-            cells_of = BatchCells()
         return Candidate(
             row.number,
             cells_of,
