@@ -43,8 +43,10 @@ TAG_COLUMNS = ("region_code", "created_at", "updated_at", "person_id", "group_id
 # What ``_existing`` reads of a stored person: its id and document, then PERSON_FIELDS
 # (region_code last), in the order of ``Candidate.insert_values`` from "name" on.
 STORED_COLUMNS = ("id", "id_type", "id_number", *PERSON_FIELDS)
-_STORED_ID, _STORED_ID_TYPE, _STORED_ID_NUMBER = 0, 1, 2
-_STORED_FIRST_FIELD = 3
+_STORED_ID = STORED_COLUMNS.index("id")
+_STORED_ID_TYPE = STORED_COLUMNS.index("id_type")
+_STORED_ID_NUMBER = STORED_COLUMNS.index("id_number")
+_STORED_FIRST_FIELD = STORED_COLUMNS.index(PERSON_FIELDS[0])
 _STORED_NAME_KEY = STORED_COLUMNS.index("name_key")
 _STORED_BIRTH = STORED_COLUMNS.index("birth_date")
 _STORED_PHONE = STORED_COLUMNS.index("phone")
