@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 import xlsxwriter
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -16,6 +17,10 @@ def make_id(birth: str = "19900101", seq: int = 123, area: str = "410522") -> st
     body = f"{area}{birth}{seq:03d}"
     total = sum(int(d) * w for d, w in zip(body, WEIGHTS, strict=True))
     return body + "10X98765432"[total % 11]
+
+
+# Three valid mainland IDs of 滑县 (410522) for the import tests.
+ID1, ID2, ID3 = make_id(seq=123), make_id("19850520", 246), make_id("20010303", 11)
 
 
 def write_xlsx(
@@ -52,3 +57,24 @@ def write_csv(
     ]
     path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
     return path
+
+
+@pytest.fixture(autouse=True, params=["one process", "checking process"])
+def checking(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Autouse where imported: every test runs twice, rows checked in this process and
+    checked in a forked child while this one writes (core.importing.checking_process, used
+    for large files), which must give the same results, rejections and error workbook."""
+    if request.param == "checking process":
+        from fangkong.core.importing import checking_process
+
+        monkeypatch.setattr(checking_process, "may_check_in_child", lambda _total: True)
+    return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def english() -> Any:
+    """Autouse where imported: reasons are checked in English."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

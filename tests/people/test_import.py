@@ -16,33 +16,19 @@ from fangkong.core.models import AuditEntry
 from fangkong.people.importers import import_people_file
 from fangkong.people.models import KeyGroup, Person, PersonTag, ReturneeRecord
 from tests.conftest import DONGZHENGSI, FUDAO_ERJIE, GAOZHUANG, JIANGTAITUN
-from tests.people.import_files import HEADER, make_id, write_csv, write_xlsx
+from tests.people.import_files import (  # noqa: F401 - checking, english: autouse
+    HEADER,
+    ID1,
+    ID2,
+    ID3,
+    checking,
+    english,
+    make_id,
+    write_csv,
+    write_xlsx,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True, params=["one process", "checking process"])
-def checking(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test here runs twice: rows checked in this process, and checked in a forked
-    child while this one writes (core.importing.checking_process, used for large files),
-    which must give the same results, rejections and error workbook."""
-    if request.param == "checking process":
-        from fangkong.core.importing import checking_process
-
-        monkeypatch.setattr(checking_process, "may_check_in_child", lambda _total: True)
-    return str(request.param)
-
-
-@pytest.fixture(autouse=True)
-def english() -> Any:
-    """Reasons are checked in English here; one test checks the Chinese column title."""
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
-
-
-ID1, ID2, ID3 = make_id(seq=123), make_id("19850520", 246), make_id("20010303", 11)
 
 
 def rows_ok() -> list[list[Any]]:

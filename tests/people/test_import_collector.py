@@ -77,6 +77,7 @@ class _Cell:
 
 def test_rejected_rows_do_not_keep_their_batch_alive(regions: Any) -> None:
     importer = PeopleImporter(actor=None, region_code=GAOZHUANG, dry_run=True)
+    importer.prepare({})
     values = [
         {"name": "张三", "id_number": make_id(seq=1), "phone": "12", "village": "蒋台屯"},
         {"name": "李四", "id_number": "123", "village": "蒋台屯"},

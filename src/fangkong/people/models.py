@@ -77,6 +77,10 @@ class Person(ScopedModel):
         default=ResidenceStatus.RESIDENT,
     )
     notes = models.TextField(_("notes"), blank=True)
+    # The fingerprint of the ledger row this person was last imported from: a re-import
+    # counts that same row unchanged without checking it (core.importing.fingerprints).
+    # Not indexed: an import reads its region's fingerprints in one pass.
+    import_fingerprint = models.BigIntegerField(null=True, blank=True, editable=False)
     # A merged duplicate stays (its history is evidence) but points at the kept record.
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False

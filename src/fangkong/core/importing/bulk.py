@@ -158,6 +158,20 @@ def update_rows(
     return len(rows)
 
 
+def select_rows(
+    sql: str, params: Sequence[Any] = (), chunk: int = 10000
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of one query (placeholders in the backend's style), fetched ``chunk`` at a
+    time: a caller that keeps them compactly never holds them all as tuples."""
+    cursor = _raw_cursor()
+    try:
+        cursor.execute(sql, list(params))
+        while rows := cursor.fetchmany(chunk):
+            yield from rows
+    finally:
+        cursor.close()
+
+
 IN_CHUNK = 2000
 
 

@@ -92,6 +92,7 @@ class Candidate:
     # phone), to which ``RowChecker.place`` adds the region in front.
     key: tuple[Any, ...]
     village: Any  # the village cell: matched by ``place``, which needs the database
+    fingerprint: int  # of the row's cells (core.importing.fingerprints), stored with the person
     region: str = ""  # set by ``place``
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -109,6 +110,7 @@ class Candidate:
                 self.groups,
                 self.key,
                 self.village,
+                self.fingerprint,
                 self.region,
             ),
         )
@@ -170,9 +172,11 @@ class RowChecker:
 
     # -- the row -------------------------------------------------------------------------
 
-    def clean_row(self, row: Row, cells_of: BatchCells) -> Candidate:
+    def clean_row(
+        self, row: Row, cells_of: BatchCells, pickled: bytes, fingerprint: int
+    ) -> Candidate:
         """The row's candidate (RowError or ValidationError if it is rejected); its cells
-        are kept in ``cells_of``, the batch's."""
+        (``pickled``) are kept in ``cells_of``, the batch's."""
         values = row.values
         get = values.get
         raw_name = get("name")
@@ -228,7 +232,7 @@ class RowChecker:
         return Candidate(
             row.number,
             cells_of,
-            cells_of.add(row.cells),
+            cells_of.add(pickled),
             id_type,
             id_number,
             insert_values,
@@ -236,6 +240,7 @@ class RowChecker:
             groups,
             identity,
             get("village"),
+            fingerprint,
         )
 
     def place(self, candidate: Candidate) -> None:

@@ -16,13 +16,19 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from fangkong.core import audit
-from fangkong.core.importing.batchcells import BatchCells
+from fangkong.core.importing.batchcells import BatchCells, pickled_cells
+from fangkong.core.importing.fingerprints import (
+    Fingerprint,
+    KnownRecords,
+    UnchangedRows,
+    fingerprinter,
+)
 from fangkong.core.importing.headers import ImportSchema
 from fangkong.core.importing.runner import CheckedBatch, Rejection, Row, write_checked
 from fangkong.people.importing.cells import RowError
 from fangkong.people.importing.checking import Candidate, RowChecker
 from fangkong.people.importing.schema import JOB_KIND, PEOPLE_SCHEMA
-from fangkong.people.importing.writing import BatchWriter
+from fangkong.people.importing.writing import BatchWriter, same_person_as
 
 
 def drop_tracebacks(exc: BaseException | None) -> None:
@@ -53,21 +59,55 @@ class PeopleImporter(RowChecker, BatchWriter):
     unchanged: int = 0
     # The first row of each person seen in this file (its key → row number).
     _seen: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    _seen_ids: dict[int, int] = field(default_factory=dict)  # BatchWriter's
+    # Set by ``prepare``: the rows' fingerprint, and those of the people in the region.
+    _fingerprint: Fingerprint | None = None
+    _known: KnownRecords | None = None
 
     def counts(self) -> dict[str, int]:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+    def load_known(self) -> None:
+        """The fingerprints of the people the import may meet again (read while the file
+        is parsed, before a checking process forks and inherits them)."""
+        self._known = self.known_records()
+
+    def prepare(self, mapping: dict[int, str]) -> None:
+        """Before the first batch: the rows' fingerprint function for this mapping (and
+        the known fingerprints, if ``load_known`` has not run)."""
+        self._fingerprint = fingerprinter(
+            JOB_KIND,
+            self.region_code,
+            tuple(sorted(mapping.items())),
+            tuple(sorted(self._groups.items())),
+        )
+        if self._known is None:
+            self.load_known()
 
     def process(self, rows: list[Row]) -> list[Rejection]:
         return write_checked(self, self.check(rows))
 
     def check(self, rows: list[Row]) -> CheckedBatch:
-        """Every row's own checks; no database (this may run in the checking process)."""
+        """Every row's own checks; no database (this may run in the checking process).
+
+        A row whose fingerprint a person in the region holds is not checked: it is the
+        row that person was last imported from (core.importing.fingerprints).
+        """
+        fingerprint, known = self._fingerprint, self._known
+        assert fingerprint is not None and known is not None, "prepare() comes first"
         rejections: list[Rejection] = []
         candidates: list[Candidate] = []
         cells_of = BatchCells()
+        unchanged = UnchangedRows(cells_of)
         for row in rows:
+            pickled = pickled_cells(row.cells)
+            printed = fingerprint(pickled)
+            person_id = known.get(printed)
+            if person_id is not None:
+                unchanged.add(row.number, person_id, cells_of.add(pickled))
+                continue
             try:
-                candidate = self.clean_row(row, cells_of)
+                candidate = self.clean_row(row, cells_of, pickled, printed)
             except RowError as exc:
                 rejections.append(Rejection(row, str(exc)))
                 drop_tracebacks(exc)
@@ -77,7 +117,7 @@ class PeopleImporter(RowChecker, BatchWriter):
                 drop_tracebacks(exc)
                 continue
             candidates.append(candidate)
-        return CheckedBatch(len(rows), candidates, rejections)
+        return CheckedBatch(len(rows), candidates, rejections, unchanged or None)
 
     def write(self, checked: CheckedBatch) -> list[Rejection]:
         """Place the checked rows in their villages, skip a second row for one person,
@@ -94,19 +134,13 @@ class PeopleImporter(RowChecker, BatchWriter):
                 continue
             first = seen.get(candidate.key)
             if first is not None:
-                rejections.append(
-                    Rejection(
-                        candidate.row(),
-                        _("The same person as row %(row)d of this file; this row was skipped.")
-                        % {"row": first},
-                    )
-                )
+                rejections.append(Rejection(candidate.row(), same_person_as(first)))
                 continue
             seen[candidate.key] = candidate.number
             candidates.append(candidate)
-        if candidates:
+        if candidates or checked.unchanged:
             with transaction.atomic():
-                rejections += self._write(candidates)
+                rejections += self._write(candidates, checked.unchanged)
                 if self.dry_run:
                     transaction.set_rollback(True)
         return rejections
@@ -185,8 +219,14 @@ def _import_file(
     importer = PeopleImporter(
         actor=actor, region_code=region_code, dry_run=dry_run, filename=filename or path.name
     )
-    table = open_table(path, while_reading=load_dictionaries)
+
+    def while_reading() -> None:
+        load_dictionaries()
+        importer.load_known()
+
+    table = open_table(path, while_reading=while_reading)
     guess = resolve_header(table, PEOPLE_SCHEMA, header_row, mapping)
+    importer.prepare(guess.mapping)
     result = run_import(
         table,
         importer,

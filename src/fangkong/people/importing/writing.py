@@ -18,7 +18,9 @@ from django.utils.translation import gettext as _
 
 from fangkong.core import audit
 from fangkong.core.importing import bulk
-from fangkong.core.importing.runner import Rejection
+from fangkong.core.importing.fingerprints import KnownRecords, UnchangedRows
+from fangkong.core.importing.runner import Rejection, Row
+from fangkong.core.regioncodes import upper_bound
 from fangkong.people.importing.checking import (
     FIRST_PERSON_FIELD,
     INSERT_FIELDS,
@@ -27,7 +29,14 @@ from fangkong.people.importing.checking import (
 )
 from fangkong.people.models import Person, PersonTag, ReturneeRecord
 
-INSERT_COLUMNS = ("id", "created_at", "updated_at", *INSERT_FIELDS, "region_code")
+INSERT_COLUMNS = (
+    "id",
+    "created_at",
+    "updated_at",
+    *INSERT_FIELDS,
+    "region_code",
+    "import_fingerprint",
+)
 RETURN_COLUMNS = (
     "region_code",
     "created_at",
@@ -41,8 +50,9 @@ RETURN_COLUMNS = (
 )
 TAG_COLUMNS = ("region_code", "created_at", "updated_at", "person_id", "group_id", "note")
 # What ``_existing`` reads of a stored person: its id and document, then PERSON_FIELDS
-# (region_code last), in the order of ``Candidate.insert_values`` from "name" on.
-STORED_COLUMNS = ("id", "id_type", "id_number", *PERSON_FIELDS)
+# (region_code last), in the order of ``Candidate.insert_values`` from "name" on, then
+# the fingerprint of the row it was last imported from.
+STORED_COLUMNS = ("id", "id_type", "id_number", *PERSON_FIELDS, "import_fingerprint")
 _STORED_ID = STORED_COLUMNS.index("id")
 _STORED_ID_TYPE = STORED_COLUMNS.index("id_type")
 _STORED_ID_NUMBER = STORED_COLUMNS.index("id_number")
@@ -51,6 +61,14 @@ _STORED_NAME_KEY = STORED_COLUMNS.index("name_key")
 _STORED_BIRTH = STORED_COLUMNS.index("birth_date")
 _STORED_PHONE = STORED_COLUMNS.index("phone")
 _STORED_REGION = STORED_COLUMNS.index("region_code")
+_STORED_FINGERPRINT = STORED_COLUMNS.index("import_fingerprint")
+
+
+def same_person_as(first_row: int) -> str:
+    """Why a second row for one person is rejected."""
+    return _("The same person as row %(row)d of this file; this row was skipped.") % {
+        "row": first_row
+    }
 
 
 class BatchWriter:
@@ -61,10 +79,33 @@ class BatchWriter:
     created: int
     updated: int
     unchanged: int
+    region_code: str
+    _codes: list[str] | None
     _db_date: Callable[[dt.date | None], Any]
+    # The first row naming each stored person in this file (person id → row number).
+    _seen_ids: dict[int, int]
 
     def in_scope(self, code: str) -> bool:  # pragma: no cover - provided by RowChecker
         raise NotImplementedError
+
+    def known_records(self) -> KnownRecords:
+        """The fingerprints of the people this import may update (in its region, or in
+        the actor's jurisdiction without one), sorted, with their ids."""
+        prefixes = [self.region_code] if self.region_code else self._codes
+        mark = "%s" if bulk.is_postgres() else "?"
+        where = ['"import_fingerprint" IS NOT NULL', '"merged_into_id" IS NULL']
+        params: list[str] = []
+        if prefixes is not None:
+            ranges = []
+            for prefix in prefixes:
+                ranges.append(f'("region_code" >= {mark} AND "region_code" < {mark})')
+                params += [prefix, upper_bound(prefix)]
+            where.append(f"({' OR '.join(ranges) or 'FALSE'})")
+        sql = (
+            f'SELECT "import_fingerprint", "id" FROM "{self._table(Person)}" '  # noqa: S608
+            f'WHERE {" AND ".join(where)} ORDER BY "import_fingerprint"'
+        )
+        return KnownRecords(bulk.select_rows(sql, params))
 
     def _existing(self, candidates: list[Candidate]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         """The stored persons the candidates name, by ``Candidate.key``, each as the row
@@ -114,17 +155,62 @@ class BatchWriter:
     def _stored_fields(row: tuple[Any, ...]) -> dict[str, Any]:
         """A stored row's PERSON_FIELDS as Python values (for the comparison field by
         field and the audit entry)."""
-        values = dict(zip(PERSON_FIELDS, row[_STORED_FIRST_FIELD:], strict=True))
+        values = dict(zip(PERSON_FIELDS, row[_STORED_FIRST_FIELD:_STORED_FINGERPRINT], strict=True))
         values["birth_date"] = bulk.as_date(values["birth_date"])
         return values
 
-    def _write(self, candidates: list[Candidate]) -> list[Rejection]:
+    def _first_of_each_person(
+        self,
+        matched: list[tuple[Candidate, tuple[Any, ...]]],
+        unchanged: UnchangedRows | None,
+        rejections: list[Rejection],
+    ) -> list[tuple[Candidate, tuple[Any, ...]]]:
+        """Of the rows that name a stored person, checked (``matched``) or not
+        (``unchanged``: the row it was last imported from), only the first in the file is
+        applied; a later one is rejected, as a second row with the same key is
+        (``PeopleImporter.write``). Returns the matched rows that are applied; each
+        unchanged row that is the first counts as unchanged."""
+        seen = self._seen_ids
+        # (row number, person id, index): >= 0 into matched, < 0 into unchanged (~index).
+        entries = [(c.number, stored[_STORED_ID], i) for i, (c, stored) in enumerate(matched)]
+        if unchanged is not None:
+            entries.extend(
+                zip(
+                    unchanged.numbers,
+                    unchanged.record_ids,
+                    range(-1, -len(unchanged) - 1, -1),
+                    strict=True,
+                )
+            )
+            if matched:
+                entries.sort()
+        kept: list[tuple[Candidate, tuple[Any, ...]]] = []
+        for number, pk, index in entries:
+            first = seen.get(pk)
+            if first is None:
+                seen[pk] = number
+                if index >= 0:
+                    kept.append(matched[index])
+                else:
+                    self.unchanged += 1
+                continue
+            if index >= 0:
+                row = matched[index][0].row()
+            else:
+                assert unchanged is not None
+                cells = unchanged.cells.get(unchanged.cells_indexes[~index])
+                row = Row(number, {}, cells)
+            rejections.append(Rejection(row, same_person_as(first)))
+        return kept
+
+    def _write(
+        self, candidates: list[Candidate], unchanged: UnchangedRows | None = None
+    ) -> list[Rejection]:
         rejections: list[Rejection] = []
-        existing = self._existing(candidates)
+        existing = self._existing(candidates) if candidates else {}
         now = timezone.now()
         new: list[Candidate] = []
-        changed: list[tuple[Candidate, dict[str, Any], dict[str, Any]]] = []
-        known: list[tuple[Candidate, int]] = []
+        matched: list[tuple[Candidate, tuple[Any, ...]]] = []
         for candidate in candidates:
             stored = existing.get(candidate.key)
             if stored is None:
@@ -136,8 +222,20 @@ class BatchWriter:
                     Rejection(candidate.row(), _("This ID is registered in another jurisdiction."))
                 )
                 continue
+            matched.append((candidate, stored))
+        if matched or unchanged:
+            matched = self._first_of_each_person(matched, unchanged, rejections)
+        if not new and not matched:
+            return rejections
+        changed: list[tuple[Candidate, dict[str, Any], dict[str, Any]]] = []
+        known: list[tuple[Candidate, int]] = []
+        fingerprints: list[tuple[int, int]] = []
+        for candidate, stored in matched:
+            region = stored[_STORED_REGION]
             pk = stored[_STORED_ID]
             known.append((candidate, pk))
+            if stored[_STORED_FINGERPRINT] != candidate.fingerprint:
+                fingerprints.append((candidate.fingerprint, pk))
             # A re-imported row usually says exactly what is stored: one tuple comparison
             # (the field-by-field one below cost a re-import of 100,000 rows about 0.5 s).
             if (
@@ -164,6 +262,8 @@ class BatchWriter:
         if not self.dry_run:
             self._insert_people(new, ids, now)
             self._update_people(changed, now)
+            # Not a change of the person (no updated_at, no audit): which row it is now.
+            bulk.update_rows(self._table(Person), ("import_fingerprint",), fingerprints)
         self.created += len(new)
         changed_ids = {before["id"] for _c, before, _a in changed}
         for _candidate, pk in known:
@@ -180,7 +280,8 @@ class BatchWriter:
     def _insert_people(self, new: list[Candidate], ids: list[int], now: dt.datetime) -> None:
         stamp = bulk.db_datetime(now)
         rows = [
-            (pk, stamp, stamp, *c.insert_values, c.region) for c, pk in zip(new, ids, strict=True)
+            (pk, stamp, stamp, *c.insert_values, c.region, c.fingerprint)
+            for c, pk in zip(new, ids, strict=True)
         ]
         bulk.insert_rows(self._table(Person), INSERT_COLUMNS, rows)
 
