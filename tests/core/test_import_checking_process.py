@@ -228,28 +228,6 @@ def test_something_loads_while_the_workbook_is_read(tmp_path: Path) -> None:
     assert threading.active_count() == threads_before
 
 
-def test_the_loading_runs_in_the_calling_thread_while_a_helper_parses(tmp_path: Path) -> None:
-    """So an importer may read the database meanwhile, through this thread's connection
-    (and, in a test, its transaction)."""
-    seen: list[int] = []
-    open_table(
-        _workbook(tmp_path / "a.xlsx", 5), while_reading=lambda: seen.append(threading.get_ident())
-    )
-    assert seen == [threading.get_ident()]
-
-
-@pytest.mark.parametrize(("language", "message"), [("en", "empty"), ("zh-hans", "文件是空的")])
-def test_the_parsing_thread_reports_in_the_callers_language(
-    tmp_path: Path, language: str, message: str
-) -> None:
-    from django.utils import translation
-
-    empty = tmp_path / "a.xlsx"
-    empty.write_bytes(b"")
-    with translation.override(language), pytest.raises(ImportFileError, match=message):
-        open_table(empty, while_reading=lambda: None)
-
-
 def test_a_failure_while_reading_is_raised_after_the_file_is_open(tmp_path: Path) -> None:
     def broken() -> None:
         raise LookupError("no dictionaries")

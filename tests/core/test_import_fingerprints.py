@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fangkong.core.importing import fingerprints
 from fangkong.core.importing.batchcells import BatchCells, pickled_cells
 from fangkong.core.importing.fingerprints import KnownRecords, UnchangedRows, fingerprinter
 
@@ -65,6 +66,16 @@ def test_known_records_find_exactly_the_stored_fingerprints() -> None:
     assert [known.get(f) for f, _id in pairs] == [7, 1, 3, 2, 9]
     assert [known.get(f) for f in (-6, 1, 43, 2**62)] == [None] * 4
     assert KnownRecords([]).get(0) is None
+
+
+def test_many_known_records_are_searched_in_sorted_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above DICT_LIMIT the same answers come from two sorted arrays (16 bytes a record)."""
+    monkeypatch.setattr(fingerprints, "DICT_LIMIT", 3)
+    pairs = [(-(2**63), 7), (-5, 1), (0, 3), (42, 2), (2**63 - 1, 9)]
+    known = KnownRecords(pairs)
+    assert len(known._fingerprints) == 5
+    assert [known.get(f) for f, _id in pairs] == [7, 1, 3, 2, 9]
+    assert [known.get(f) for f in (-(2**63) + 1, -6, 1, 43, 2**62)] == [None] * 5
 
 
 def test_known_records_must_come_sorted() -> None:

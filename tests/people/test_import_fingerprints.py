@@ -214,3 +214,26 @@ def test_a_dry_run_reimport_counts_and_writes_nothing(regions: Any, tmp_path: Pa
     assert counts(run(changed, dry_run=True)) == (0, 1, 2, 0)
     assert dict(Person.objects.values_list("id_number", "import_fingerprint")) == stored
     assert Person.objects.get(id_number=ID2).phone == "13900139000"
+
+
+def test_unchanged_rows_carry_their_cells_only_when_a_second_row_may_need_them(
+    regions: Any, tmp_path: Path
+) -> None:
+    from fangkong.core.importing.readers import open_table
+    from fangkong.core.importing.runner import batched_rows, resolve_header
+    from fangkong.people.importing.schema import PEOPLE_SCHEMA
+
+    path = write_xlsx(tmp_path / "a.xlsx", ledger())
+    run(path)
+    again = write_xlsx(tmp_path / "b.xlsx", [*ledger(), ledger()[0]])
+    table = open_table(again)
+    guess = resolve_header(table, PEOPLE_SCHEMA)
+    importer = PeopleImporter(actor=None, region_code=GAOZHUANG)
+    importer.prepare(guess.mapping)
+    (rows,) = batched_rows(table, guess, 100)
+    checked = importer.check(rows)
+    assert checked.items == [] and checked.unchanged is not None
+    assert checked.unchanged.numbers == [3, 4, 5, 6]
+    # Only the repeated 张三 (row 6) may be rejected: only its cells are kept.
+    assert checked.unchanged.cells_indexes == [-1, -1, -1, 0]
+    assert checked.unchanged.cells.get(0)[1] == "张三"

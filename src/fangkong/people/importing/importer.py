@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from fangkong.core import audit
+from fangkong.core.importing import bulk
 from fangkong.core.importing.batchcells import BatchCells, pickled_cells
 from fangkong.core.importing.fingerprints import (
     Fingerprint,
@@ -63,14 +64,19 @@ class PeopleImporter(RowChecker, BatchWriter):
     # Set by ``prepare``: the rows' fingerprint, and those of the people in the region.
     _fingerprint: Fingerprint | None = None
     _known: KnownRecords | None = None
+    # Checking stage: whether a row was checked and passed yet, and the people named by
+    # unchanged rows so far (see ``check``).
+    _any_candidate: bool = False
+    _unchanged_ids: set[int] = field(default_factory=set)
 
     def counts(self) -> dict[str, int]:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
 
-    def load_known(self) -> None:
+    def load_known(self, through: Any = None) -> None:
         """The fingerprints of the people the import may meet again (read while the file
-        is parsed, before a checking process forks and inherits them)."""
-        self._known = self.known_records()
+        is parsed, through the importing thread's ``bulk.borrowed_connection``, before a
+        checking process forks and inherits them)."""
+        self._known = self.known_records(through)
 
     def prepare(self, mapping: dict[int, str]) -> None:
         """Before the first batch: the rows' fingerprint function for this mapping (and
@@ -91,20 +97,30 @@ class PeopleImporter(RowChecker, BatchWriter):
         """Every row's own checks; no database (this may run in the checking process).
 
         A row whose fingerprint a person in the region holds is not checked: it is the
-        row that person was last imported from (core.importing.fingerprints).
+        row that person was last imported from (core.importing.fingerprints). Its cells
+        go to the writer only if it may reject the row as a second one for its person,
+        that is if an earlier row named the same person: an earlier unchanged row, or
+        any earlier row that was checked (whom it names the writer finds out). A whole
+        file imported again sends none.
         """
         fingerprint, known = self._fingerprint, self._known
         assert fingerprint is not None and known is not None, "prepare() comes first"
+        find = known.get
         rejections: list[Rejection] = []
         candidates: list[Candidate] = []
         cells_of = BatchCells()
         unchanged = UnchangedRows(cells_of)
+        named = self._unchanged_ids
         for row in rows:
             pickled = pickled_cells(row.cells)
             printed = fingerprint(pickled)
-            person_id = known.get(printed)
+            person_id = find(printed)
             if person_id is not None:
-                unchanged.add(row.number, person_id, cells_of.add(pickled))
+                if self._any_candidate or person_id in named:
+                    unchanged.add(row.number, person_id, cells_of.add(pickled))
+                else:
+                    unchanged.add(row.number, person_id, -1)
+                named.add(person_id)
                 continue
             try:
                 candidate = self.clean_row(row, cells_of, pickled, printed)
@@ -117,6 +133,7 @@ class PeopleImporter(RowChecker, BatchWriter):
                 drop_tracebacks(exc)
                 continue
             candidates.append(candidate)
+            self._any_candidate = True
         return CheckedBatch(len(rows), candidates, rejections, unchanged or None)
 
     def write(self, checked: CheckedBatch) -> list[Rejection]:
@@ -219,10 +236,11 @@ def _import_file(
     importer = PeopleImporter(
         actor=actor, region_code=region_code, dry_run=dry_run, filename=filename or path.name
     )
+    connection = bulk.borrowed_connection()
 
     def while_reading() -> None:
         load_dictionaries()
-        importer.load_known()
+        importer.load_known(connection)
 
     table = open_table(path, while_reading=while_reading)
     guess = resolve_header(table, PEOPLE_SCHEMA, header_row, mapping)

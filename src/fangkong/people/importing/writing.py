@@ -88,9 +88,10 @@ class BatchWriter:
     def in_scope(self, code: str) -> bool:  # pragma: no cover - provided by RowChecker
         raise NotImplementedError
 
-    def known_records(self) -> KnownRecords:
+    def known_records(self, through: Any = None) -> KnownRecords:
         """The fingerprints of the people this import may update (in its region, or in
-        the actor's jurisdiction without one), sorted, with their ids."""
+        the actor's jurisdiction without one), sorted, with their ids; ``through``: a
+        ``bulk.borrowed_connection`` when called from another thread."""
         prefixes = [self.region_code] if self.region_code else self._codes
         mark = "%s" if bulk.is_postgres() else "?"
         where = ['"import_fingerprint" IS NOT NULL', '"merged_into_id" IS NULL']
@@ -105,7 +106,7 @@ class BatchWriter:
             f'SELECT "import_fingerprint", "id" FROM "{self._table(Person)}" '  # noqa: S608
             f'WHERE {" AND ".join(where)} ORDER BY "import_fingerprint"'
         )
-        return KnownRecords(bulk.select_rows(sql, params))
+        return KnownRecords(bulk.select_rows(sql, params, through=through))
 
     def _existing(self, candidates: list[Candidate]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         """The stored persons the candidates name, by ``Candidate.key``, each as the row
@@ -198,8 +199,8 @@ class BatchWriter:
                 row = matched[index][0].row()
             else:
                 assert unchanged is not None
-                cells = unchanged.cells.get(unchanged.cells_indexes[~index])
-                row = Row(number, {}, cells)
+                kept_at = unchanged.cells_indexes[~index]
+                row = Row(number, {}, unchanged.cells.get(kept_at) if kept_at >= 0 else [])
             rejections.append(Rejection(row, same_person_as(first)))
         return kept
 
