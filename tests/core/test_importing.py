@@ -301,3 +301,25 @@ def test_error_workbook_keeps_numbers(tmp_path: Path) -> None:
     book.close()
     sheet = CalamineWorkbook.from_path(str(tmp_path / "e.xlsx")).get_sheet_by_index(0).to_python()
     assert sheet[1] == [4.10522199001011e17, "2022-01-20", "why"]
+
+
+def test_blank_rows_are_skipped_and_rows_keep_their_sheet_numbers() -> None:
+    from fangkong.core.importing.readers import Table
+    from fangkong.core.importing.runner import HeaderGuess, iter_rows
+
+    rows = [
+        ["姓名", "电话"],
+        ["张三", "138"],
+        ["", None],  # blank
+        [],  # a CSV's empty line
+        [None, "139"],  # first cell blank, not the row
+        ["李四", ""],
+    ]
+    table = Table(head=rows, rest=iter(()), format="csv", total_rows=len(rows))
+    guess = HeaderGuess(0, ["姓名", "电话"], {0: "name", 1: "phone"})
+    found = [(row.number, row.values) for row in iter_rows(table, guess)]
+    assert found == [
+        (2, {"name": "张三", "phone": "138"}),
+        (5, {"name": None, "phone": "139"}),
+        (6, {"name": "李四", "phone": ""}),
+    ]

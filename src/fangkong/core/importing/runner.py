@@ -194,6 +194,9 @@ def resolve_header(
     return guess
 
 
+_BLANK = ("", None)
+
+
 def _is_empty(cells: list[Any]) -> bool:
     # Two C-level passes instead of a generator per row (calamine gives "" for a blank).
     return cells.count("") + cells.count(None) == len(cells)
@@ -201,10 +204,14 @@ def _is_empty(cells: list[Any]) -> bool:
 
 def iter_rows(table: Table, guess: HeaderGuess) -> Iterator[Row]:
     shape = RowShape(guess.mapping)
-    for index, cells in enumerate(table.rows()):
-        if index <= guess.row_index or _is_empty(cells):
+    skip = guess.row_index + 1
+    for index, cells in enumerate(table.rows(), start=1):
+        if index <= skip:
             continue
-        yield Row(index + 1, None, cells, shape)
+        # A row whose first cell is filled (most are: 序号 or 姓名) is not empty.
+        if not cells or (cells[0] in _BLANK and _is_empty(cells)):
+            continue
+        yield Row(index, None, cells, shape)
 
 
 def batched_rows(
