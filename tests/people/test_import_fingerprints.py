@@ -100,6 +100,18 @@ def test_a_hand_correction_survives_the_same_file(regions: Any, tmp_path: Path) 
     assert not ReturneeRecord.objects.filter(person=zhang).exists()
 
 
+def test_an_id_corrected_by_hand_does_not_come_back_as_a_second_person(
+    regions: Any, tmp_path: Path
+) -> None:
+    path = write_xlsx(tmp_path / "a.xlsx", ledger())
+    run(path)
+    corrected = make_id(seq=124)
+    Person.objects.filter(id_number=ID1).update(id_number=corrected, id_reversed=corrected[::-1])
+    assert counts(run(path)) == (0, 0, 3, 0)
+    assert Person.objects.count() == 3
+    assert not Person.objects.filter(id_number=ID1).exists()
+
+
 def test_a_changed_row_is_checked_and_applied_then_matches(regions: Any, tmp_path: Path) -> None:
     run(write_xlsx(tmp_path / "a.xlsx", ledger()))
     rows = ledger()
