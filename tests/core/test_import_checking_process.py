@@ -168,9 +168,9 @@ def test_the_runner_checks_a_large_workbook_in_the_child(
     forked: list[bool] = []
     real = checking_process.checked_in_child
 
-    def spy(batches: Any, check: Any) -> Any:
+    def spy(batches: Any, check: Any, **options: Any) -> Any:
         forked.append(True)
-        return real(batches, check)
+        return real(batches, check, **options)
 
     monkeypatch.setattr(checking_process, "checked_in_child", spy)
     monkeypatch.setattr(checking_process.threading, "active_count", lambda: 1)  # xdist's
@@ -226,6 +226,47 @@ def test_something_loads_while_the_workbook_is_read(tmp_path: Path) -> None:
     assert loaded == ["x"] and len(table.head) == 30
     # Joined before open_table returns: a fork afterwards sees one thread again.
     assert threading.active_count() == threads_before
+
+
+def _slow_square_with_pid(batch: list[int]) -> tuple[int, list[int]]:
+    import time
+
+    time.sleep(0.005)
+    return os.getpid(), [n * n for n in batch]
+
+
+def test_the_parent_helps_when_the_first_batch_says_so() -> None:
+    """Sharing: both processes check batches (each from its own copy), every batch once,
+    and they come out in order."""
+    released: list[bool] = []
+    results = list(
+        checked_in_child(
+            _numbers(400, 5),
+            _slow_square_with_pid,
+            share_if=lambda _first: True,
+            on_alone=lambda: released.append(True),
+        )
+    )
+    assert [n for _pid, batch in results for n in batch] == [n * n for n in range(400)]
+    pids = [pid for pid, _batch in results]
+    assert pids[0] != os.getpid()  # the first is the child's: it decides
+    assert os.getpid() in pids and len(set(pids)) == 2
+    assert released == []  # the parent kept its rows
+
+
+def test_without_sharing_the_parent_only_receives_and_lets_go() -> None:
+    released: list[bool] = []
+    results = list(
+        checked_in_child(
+            _numbers(100, 5),
+            _slow_square_with_pid,
+            share_if=lambda _first: False,
+            on_alone=lambda: released.append(True),
+        )
+    )
+    assert [n for _pid, batch in results for n in batch] == [n * n for n in range(100)]
+    assert os.getpid() not in {pid for pid, _batch in results}
+    assert released == [True]
 
 
 def test_a_failure_while_reading_is_raised_after_the_file_is_open(tmp_path: Path) -> None:

@@ -228,24 +228,39 @@ def test_a_dry_run_reimport_counts_and_writes_nothing(regions: Any, tmp_path: Pa
     assert Person.objects.get(id_number=ID2).phone == "13900139000"
 
 
-def test_unchanged_rows_carry_their_cells_only_when_a_second_row_may_need_them(
-    regions: Any, tmp_path: Path
+def test_a_reimport_shared_by_both_processes_gives_the_same_results(
+    regions: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fangkong.core.importing.readers import open_table
-    from fangkong.core.importing.runner import batched_rows, resolve_header
-    from fangkong.people.importing.schema import PEOPLE_SCHEMA
+    """Batches of two rows, each checked a little slowly: in the checking-process mode the
+    writing process takes some batches itself (core.importing.checking_process); the
+    counts and the rejected rows are those of the one-process mode."""
+    import time
 
-    path = write_xlsx(tmp_path / "a.xlsx", ledger())
-    run(path)
-    again = write_xlsx(tmp_path / "b.xlsx", [*ledger(), ledger()[0]])
-    table = open_table(again)
-    guess = resolve_header(table, PEOPLE_SCHEMA)
-    importer = PeopleImporter(actor=None, region_code=GAOZHUANG)
-    importer.prepare(guess.mapping)
-    (rows,) = batched_rows(table, guess, 100)
-    checked = importer.check(rows)
-    assert checked.items == [] and checked.unchanged is not None
-    assert checked.unchanged.numbers == [3, 4, 5, 6]
-    # Only the repeated 张三 (row 6) may be rejected: only its cells are kept.
-    assert checked.unchanged.cells_indexes == [-1, -1, -1, 0]
-    assert checked.unchanged.cells.get(0)[1] == "张三"
+    from fangkong.core.importing import runner
+
+    people = [
+        [n, f"测试{n}", make_id(seq=n), "13800138000", "蒋台屯村", "", None, None]
+        for n in range(1, 25)
+    ]
+    run(write_xlsx(tmp_path / "a.xlsx", people))
+    monkeypatch.setattr(runner, "FIRST_CHILD_BATCH", 2)
+    monkeypatch.setattr(runner, "CHILD_BATCH_ROWS", 2)
+    slow = PeopleImporter.check
+
+    def slow_check(self: PeopleImporter, rows: list[Any]) -> Any:
+        time.sleep(0.01)
+        return slow(self, rows)
+
+    monkeypatch.setattr(PeopleImporter, "check", slow_check)
+    again = [*people]
+    again[5] = [6, "测试6", make_id(seq=6), "13500135000", "蒋台屯村", "", None, None]
+    again[20] = [21, "测试21", "123", "", "蒋台屯村", "", None, None]  # a bad ID
+    again.append(list(people[2]))  # 测试3 a second time, identical
+    again.append([99, "新人", make_id(seq=99), "", "蒋台屯村", "", None, None])
+    result = run(write_xlsx(tmp_path / "b.xlsx", again))
+    assert counts(result) == (1, 1, 22, 2)
+    rejected = reasons(result)
+    assert rejected[0] == (21.0, "A document number has 4 to 32 letters and digits.")
+    assert rejected[1] == (3.0, "The same person as row 5 of this file; this row was skipped.")
+    assert Person.objects.get(id_number=make_id(seq=6)).phone == "13500135000"
+    assert Person.objects.count() == 25

@@ -23,7 +23,7 @@ import multiprocessing
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -53,13 +53,32 @@ def _refuse(*_args: Any) -> Any:
     raise NoDatabaseInChild("the checking process must not use the database")
 
 
-def _child(send: Any, batches: Iterable[list[Any]], check: Callable[[list[Any]], Any]) -> None:
+def _claim(claimed: Any, index: int) -> bool:
+    """Take batch ``index`` unless the other process has (both take the lowest untaken)."""
+    with claimed.get_lock():
+        if claimed.value != index:
+            return False
+        claimed.value = index + 1
+        return True
+
+
+def _claim_next(claimed: Any) -> int:
+    with claimed.get_lock():
+        index = int(claimed.value)
+        claimed.value = index + 1
+        return index
+
+
+def _child(
+    send: Any, batches: Iterable[list[Any]], check: Callable[[list[Any]], Any], claimed: Any
+) -> None:
     with contextlib.ExitStack() as stack:
         for alias in connections:
             stack.enter_context(connections[alias].execute_wrapper(_refuse))
         try:
-            for rows in batches:
-                send.send(("batch", check(rows)))
+            for index, rows in enumerate(batches):
+                if _claim(claimed, index):
+                    send.send(("batch", check(rows)))
             send.send(("done", None))
         except ImportFileError as exc:
             send.send(("file_error", str(exc)))
@@ -68,24 +87,61 @@ def _child(send: Any, batches: Iterable[list[Any]], check: Callable[[list[Any]],
     send.close()
 
 
+def _advance(walk: Iterator[tuple[int, list[Any]]], index: int) -> list[Any] | None:
+    """The rows of batch ``index`` from this process's own walk (None past the end)."""
+    for at, rows in walk:
+        if at == index:
+            return rows
+    return None
+
+
 def checked_in_child(
-    batches: Iterable[list[Any]], check: Callable[[list[Any]], Any]
+    batches: Iterable[list[Any]],
+    check: Callable[[list[Any]], Any],
+    *,
+    share_if: Callable[[Any], bool] | None = None,
+    on_alone: Callable[[], None] | None = None,
 ) -> Generator[Any, None, None]:
     """``check(rows)`` of every batch, computed in a forked child, yielded in order.
 
-    The parent must not iterate ``batches`` itself: the child consumes them from its copy.
+    The child takes the batches one after the other from its copy of ``batches``. After
+    the first checked batch, ``share_if(batch)`` decides whether this process helps: a
+    re-import's batches leave the writer idle, so whenever no checked batch is waiting in
+    the pipe, this process takes the next batch nobody has taken (a counter both share)
+    and checks it from its own copy, keeping the result until the batches before it have
+    been yielded. The child skips the batches taken here. Otherwise ``on_alone()`` runs
+    (the caller lets go of the rows it will never read) and this process only receives;
+    it must not iterate ``batches`` then (a CSV's file position is shared with the child).
+
     An ImportFileError raised while reading (a CSV that turns out not to decode) is raised
     here again; any other failure in the child becomes a RuntimeError with its traceback.
     If the parent stops early, the child is terminated.
     """
     context = multiprocessing.get_context("fork")
+    claimed = context.Value("q", 0)
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(send, batches, check), daemon=True)
+    child = context.Process(target=_child, args=(send, batches, check, claimed), daemon=True)
     child.start()
     send.close()
     finished = False
+    sharing = False
+    own: dict[int, Any] = {}  # batches checked here, by index, until their turn
+    walk = enumerate(batches)  # this process's own copy, read only while sharing
+    turn = 0  # the index of the next batch to yield
     try:
         while True:
+            if turn in own:
+                yield own.pop(turn)
+                turn += 1
+                continue
+            # At most two batches ahead: a changed stretch of the file has full batches.
+            if sharing and len(own) < 2 and not receive.poll():
+                index = _claim_next(claimed)
+                rows = _advance(walk, index)
+                if rows is not None:
+                    own[index] = check(rows)
+                    continue
+                sharing = False  # past the last batch: only the child's are left
             try:
                 kind, payload = receive.recv()
             except EOFError:
@@ -94,8 +150,18 @@ def checked_in_child(
                     f"the import's checking process ended early (exit code {child.exitcode})"
                 ) from None
             if kind == "batch":
+                if turn == 0:
+                    sharing = share_if is not None and share_if(payload)
+                    if not sharing and on_alone is not None:
+                        on_alone()
                 yield payload
+                turn += 1
             elif kind == "done":
+                # What is left was checked here, every index in turn (each batch was
+                # taken by one process, and the child's have all arrived).
+                while turn in own:
+                    yield own.pop(turn)
+                    turn += 1
                 finished = True
                 return
             elif kind == "file_error":

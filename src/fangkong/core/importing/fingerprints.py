@@ -98,8 +98,7 @@ class KnownRecords:
 class UnchangedRows:
     """A batch's rows whose fingerprint a stored record holds: their row numbers, the
     records' ids and the rows' cells (by index in ``cells``, for the error workbook if the
-    writer finds a second row for the same record; -1 where the checking stage knows it
-    cannot)."""
+    writer finds a second row for the same record)."""
 
     cells: BatchCells
     numbers: list[int] = field(default_factory=list)

@@ -238,17 +238,24 @@ def _checked_batches(
             yield importer.check(rows)
         return
     batches = batched_rows(table, guess, min(batch_size, CHILD_BATCH_ROWS), FIRST_CHILD_BATCH)
-    checked = checking_process.checked_in_child(batches, importer.check)
+    # The child has its own copy of the table: unless this process helps check (a first
+    # batch with nothing to write, as in a re-import), it lets go of the rows it will
+    # never read (calamine's parsed sheet is freed then). A CSV is never shared: its
+    # file position is the child's too.
+    checked = checking_process.checked_in_child(
+        batches,
+        importer.check,
+        share_if=None if table.format == "csv" else _nothing_to_write,
+        on_alone=table.release,
+    )
     try:
-        first = next(checked, None)
-        # The child has its own copy of the table now: this process lets go of the rows
-        # it will never read (calamine's parsed sheet is freed here).
-        table.release()
-        if first is not None:
-            yield first
-            yield from checked
+        yield from checked
     finally:
         checked.close()
+
+
+def _nothing_to_write(checked: CheckedBatch) -> bool:
+    return not checked.items
 
 
 def write_checked(importer: TwoStageImporter, checked: CheckedBatch) -> list[Rejection]:

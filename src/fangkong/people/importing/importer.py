@@ -64,10 +64,6 @@ class PeopleImporter(RowChecker, BatchWriter):
     # Set by ``prepare``: the rows' fingerprint, and those of the people in the region.
     _fingerprint: Fingerprint | None = None
     _known: KnownRecords | None = None
-    # Checking stage: whether a row was checked and passed yet, and the people named by
-    # unchanged rows so far (see ``check``).
-    _any_candidate: bool = False
-    _unchanged_ids: set[int] = field(default_factory=set)
 
     def counts(self) -> dict[str, int]:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
@@ -98,10 +94,9 @@ class PeopleImporter(RowChecker, BatchWriter):
 
         A row whose fingerprint a person in the region holds is not checked: it is the
         row that person was last imported from (core.importing.fingerprints). Its cells
-        go to the writer only if it may reject the row as a second one for its person,
-        that is if an earlier row named the same person: an earlier unchanged row, or
-        any earlier row that was checked (whom it names the writer finds out). A whole
-        file imported again sends none.
+        go to the writer all the same: it rejects the row if an earlier row of the file
+        named the same person, which no checking process can know (each may check only
+        some of the batches).
         """
         fingerprint, known = self._fingerprint, self._known
         assert fingerprint is not None and known is not None, "prepare() comes first"
@@ -110,17 +105,12 @@ class PeopleImporter(RowChecker, BatchWriter):
         candidates: list[Candidate] = []
         cells_of = BatchCells()
         unchanged = UnchangedRows(cells_of)
-        named = self._unchanged_ids
         for row in rows:
             pickled = pickled_cells(row.cells)
             printed = fingerprint(pickled)
             person_id = find(printed)
             if person_id is not None:
-                if self._any_candidate or person_id in named:
-                    unchanged.add(row.number, person_id, cells_of.add(pickled))
-                else:
-                    unchanged.add(row.number, person_id, -1)
-                named.add(person_id)
+                unchanged.add(row.number, person_id, cells_of.add(pickled))
                 continue
             try:
                 candidate = self.clean_row(row, cells_of, pickled, printed)
@@ -133,7 +123,6 @@ class PeopleImporter(RowChecker, BatchWriter):
                 drop_tracebacks(exc)
                 continue
             candidates.append(candidate)
-            self._any_candidate = True
         return CheckedBatch(len(rows), candidates, rejections, unchanged or None)
 
     def write(self, checked: CheckedBatch) -> list[Rejection]:

@@ -199,8 +199,7 @@ class BatchWriter:
                 row = matched[index][0].row()
             else:
                 assert unchanged is not None
-                kept_at = unchanged.cells_indexes[~index]
-                row = Row(number, {}, unchanged.cells.get(kept_at) if kept_at >= 0 else [])
+                row = Row(number, {}, unchanged.cells.get(unchanged.cells_indexes[~index]))
             rejections.append(Rejection(row, same_person_as(first)))
         return kept
 
