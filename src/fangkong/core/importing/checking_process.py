@@ -3,7 +3,10 @@
 A large import spends about as long reading and checking rows (pure Python, no database)
 as writing them. On a machine with two cores the two halves overlap: a forked child
 iterates the table and runs the importer's ``check`` batch after batch, and sends each
-checked batch through a pipe; the parent writes batch N while the child checks N+1.
+checked batch through a pipe; the parent writes batch N while the child checks N+1. When
+the parent has little to write (a re-import, whose rows are mostly recognised by their
+fingerprint), it also checks batches itself from its own copy (``checked_in_child``'s
+``share_if``).
 
 The child never touches the database: a connection must not be used on both sides of a
 fork (SQLite's rule, and psycopg's socket would be shared), so every connection refuses
