@@ -235,38 +235,25 @@ def _slow_square_with_pid(batch: list[int]) -> tuple[int, list[int]]:
     return os.getpid(), [n * n for n in batch]
 
 
-def test_the_parent_helps_when_the_first_batch_says_so() -> None:
+@pytest.mark.parametrize("share", [True, False])
+def test_the_parent_helps_only_when_the_first_batch_says_so(share: bool) -> None:
     """Sharing: both processes check batches (each from its own copy), every batch once,
-    and they come out in order."""
+    in order, and the parent keeps its rows. Without: the parent only receives, and lets
+    go of its rows after the first batch."""
     released: list[bool] = []
     results = list(
         checked_in_child(
             _numbers(400, 5),
             _slow_square_with_pid,
-            share_if=lambda _first: True,
+            share_if=lambda _first: share,
             on_alone=lambda: released.append(True),
         )
     )
     assert [n for _pid, batch in results for n in batch] == [n * n for n in range(400)]
     pids = [pid for pid, _batch in results]
     assert pids[0] != os.getpid()  # the first is the child's: it decides
-    assert os.getpid() in pids and len(set(pids)) == 2
-    assert released == []  # the parent kept its rows
-
-
-def test_without_sharing_the_parent_only_receives_and_lets_go() -> None:
-    released: list[bool] = []
-    results = list(
-        checked_in_child(
-            _numbers(100, 5),
-            _slow_square_with_pid,
-            share_if=lambda _first: False,
-            on_alone=lambda: released.append(True),
-        )
-    )
-    assert [n for _pid, batch in results for n in batch] == [n * n for n in range(100)]
-    assert os.getpid() not in {pid for pid, _batch in results}
-    assert released == [True]
+    assert (os.getpid() in pids) is share
+    assert released == ([] if share else [True])
 
 
 def test_a_failure_while_reading_is_raised_after_the_file_is_open(tmp_path: Path) -> None:

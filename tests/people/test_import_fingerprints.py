@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from python_calamine import CalamineWorkbook
 
 from fangkong.core.models import AuditEntry
@@ -206,7 +207,7 @@ def test_only_people_of_the_region_and_not_merged_are_known(regions: Any, tmp_pa
 
     def known(region: str) -> set[int]:
         importer = PeopleImporter(actor=None, region_code=region)
-        records = importer.known_records()
+        records = importer.known_records(importer.known_records_query(), connection.cursor())
         return {
             records.get(p) for p in Person.objects.values_list("import_fingerprint", flat=True) if p
         } - {None}

@@ -158,31 +158,6 @@ def update_rows(
     return len(rows)
 
 
-def borrowed_connection() -> Any:
-    """This thread's DB-API connection, for a helper thread to query through while this
-    thread waits without using it (``readers.open_table``'s ``while_reading``): the helper
-    then sees this thread's transaction, as a connection of its own would not. Django
-    opens SQLite connections with ``check_same_thread=False``; psycopg's are thread-safe.
-    """
-    connection.ensure_connection()
-    return connection.connection
-
-
-def select_rows(
-    sql: str, params: Sequence[Any] = (), chunk: int = 10000, through: Any = None
-) -> Iterator[tuple[Any, ...]]:
-    """The rows of one query (placeholders in the backend's style), fetched ``chunk`` at a
-    time: a caller that keeps them compactly never holds them all as tuples. ``through``:
-    a ``borrowed_connection`` (default: this thread's)."""
-    cursor = _raw_cursor() if through is None else through.cursor()
-    try:
-        cursor.execute(sql, list(params))
-        while rows := cursor.fetchmany(chunk):
-            yield from rows
-    finally:
-        cursor.close()
-
-
 IN_CHUNK = 2000
 
 

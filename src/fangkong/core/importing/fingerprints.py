@@ -20,13 +20,12 @@ among the records of one region: about one chance in 10^8 for a million records.
 from __future__ import annotations
 
 import hashlib
-import pickle
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from fangkong.core.importing.batchcells import BatchCells
+from fangkong.core.importing.batchcells import PROTOCOL, BatchCells
 
 # Raise when a checking rule changes what an unchanged row means: every stored
 # fingerprint then stops matching, and the next import of each file checks all its rows.
@@ -38,7 +37,8 @@ Fingerprint = Callable[[bytes], int]
 def fingerprinter(*context: object) -> Fingerprint:
     """The fingerprint function of one import: ``context`` is what the cells mean (its
     ``repr`` must be stable across processes: strings, numbers and tuples of them)."""
-    seed = repr((FINGERPRINT_VERSION, pickle.HIGHEST_PROTOCOL, context)).encode()
+    # The cells' bytes depend on the pickle protocol (batchcells.PROTOCOL): part of the key.
+    seed = repr((FINGERPRINT_VERSION, PROTOCOL, context)).encode()
     # The context's digest leads the hashed bytes (blake2b's own key costs a block more
     # per row: twice the time of a row this size).
     prefix = hashlib.blake2b(seed, digest_size=16).digest()

@@ -80,10 +80,10 @@ def open_table(path: str | Path, *, while_reading: Callable[[], object] | None =
     two overlap (pypinyin's dictionaries, 0.15 s, and the fingerprints of 100,000 stored
     people, 0.2 s, load in the 0.8 s a 100,000-row sheet takes to parse). The thread has
     no database connection of its own that would see the caller's transaction: it reads
-    through the caller's, handed to it (``bulk.borrowed_connection``), which the caller
-    does not use while it parses. The parse stays in the calling thread: in the helper,
-    calamine's 100 MB went to another malloc arena and the two import processes' memory
-    grew by 25 MB.
+    through a cursor of the caller's connection, made by the caller, which does not use
+    it while it parses (``PeopleImporter.known_loader``). The parse stays in the calling
+    thread: in the helper, calamine's 100 MB went to another malloc arena and the two
+    import processes' memory grew by 25 MB.
     """
     if while_reading is None:
         return _open_table(Path(path))

@@ -7,16 +7,16 @@ and writes the batch (``writing``) atomically; a dry run rolls each batch back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from fangkong.core import audit
-from fangkong.core.importing import bulk
 from fangkong.core.importing.batchcells import BatchCells, pickled_cells
 from fangkong.core.importing.fingerprints import (
     Fingerprint,
@@ -68,15 +68,23 @@ class PeopleImporter(RowChecker, BatchWriter):
     def counts(self) -> dict[str, int]:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
 
-    def load_known(self, through: Any = None) -> None:
-        """The fingerprints of the people the import may meet again (read while the file
-        is parsed, through the importing thread's ``bulk.borrowed_connection``, before a
-        checking process forks and inherits them)."""
-        self._known = self.known_records(through)
+    def known_loader(self) -> Callable[[], None]:
+        """A function that reads the fingerprints of the people the import may meet again
+        (before a checking process forks and inherits them), callable from another thread
+        while this one parses the file: its query and its cursor are made here, in this
+        thread, whose connection (and transaction) a helper's own would not see, and which
+        this thread does not use meanwhile (Django opens SQLite connections with
+        ``check_same_thread=False``; psycopg's are thread-safe)."""
+        query, cursor = self.known_records_query(), connection.cursor()
+
+        def load() -> None:
+            self._known = self.known_records(query, cursor)
+
+        return load
 
     def prepare(self, mapping: dict[int, str]) -> None:
         """Before the first batch: the rows' fingerprint function for this mapping (and
-        the known fingerprints, if ``load_known`` has not run)."""
+        the known fingerprints, if ``known_loader``'s function has not run)."""
         self._fingerprint = fingerprinter(
             JOB_KIND,
             self.region_code,
@@ -84,7 +92,7 @@ class PeopleImporter(RowChecker, BatchWriter):
             tuple(sorted(self._groups.items())),
         )
         if self._known is None:
-            self.load_known()
+            self.known_loader()()
 
     def process(self, rows: list[Row]) -> list[Rejection]:
         return write_checked(self, self.check(rows))
@@ -225,11 +233,11 @@ def _import_file(
     importer = PeopleImporter(
         actor=actor, region_code=region_code, dry_run=dry_run, filename=filename or path.name
     )
-    connection = bulk.borrowed_connection()
+    load_known = importer.known_loader()
 
     def while_reading() -> None:
         load_dictionaries()
-        importer.load_known(connection)
+        load_known()
 
     table = open_table(path, while_reading=while_reading)
     guess = resolve_header(table, PEOPLE_SCHEMA, header_row, mapping)

@@ -16,11 +16,13 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fangkong.accounts.roles import Perm
 from fangkong.core import audit
 from fangkong.core.importing import bulk
 from fangkong.core.importing.fingerprints import KnownRecords, UnchangedRows
 from fangkong.core.importing.runner import Rejection, Row
 from fangkong.core.regioncodes import upper_bound
+from fangkong.core.scoping import restrict
 from fangkong.people.importing.checking import (
     FIRST_PERSON_FIELD,
     INSERT_FIELDS,
@@ -80,7 +82,6 @@ class BatchWriter:
     updated: int
     unchanged: int
     region_code: str
-    _codes: list[str] | None
     _db_date: Callable[[dt.date | None], Any]
     # The first row naming each stored person in this file (person id → row number).
     _seen_ids: dict[int, int]
@@ -88,25 +89,34 @@ class BatchWriter:
     def in_scope(self, code: str) -> bool:  # pragma: no cover - provided by RowChecker
         raise NotImplementedError
 
-    def known_records(self, through: Any = None) -> KnownRecords:
-        """The fingerprints of the people this import may update (in its region, or in
-        the actor's jurisdiction without one), sorted, with their ids; ``through``: a
-        ``bulk.borrowed_connection`` when called from another thread."""
-        prefixes = [self.region_code] if self.region_code else self._codes
-        mark = "%s" if bulk.is_postgres() else "?"
-        where = ['"import_fingerprint" IS NOT NULL', '"merged_into_id" IS NULL']
-        params: list[str] = []
-        if prefixes is not None:
-            ranges = []
-            for prefix in prefixes:
-                ranges.append(f'("region_code" >= {mark} AND "region_code" < {mark})')
-                params += [prefix, upper_bound(prefix)]
-            where.append(f"({' OR '.join(ranges) or 'FALSE'})")
-        sql = (
-            f'SELECT "import_fingerprint", "id" FROM "{self._table(Person)}" '  # noqa: S608
-            f'WHERE {" AND ".join(where)} ORDER BY "import_fingerprint"'
-        )
-        return KnownRecords(bulk.select_rows(sql, params, through=through))
+    def known_records_query(self) -> tuple[str, tuple[Any, ...]]:
+        """The SQL (and its parameters) of the fingerprints of the people this import may
+        update: the actor's scope (``restrict``), within the import's region, not merged;
+        sorted, with their ids. Built in the importing thread; ``known_records`` may run
+        it in another."""
+        people = Person.objects.filter(import_fingerprint__isnull=False, merged_into=None)
+        if self.actor is not None:
+            people = restrict(people, self.actor, Perm.IMPORT_PEOPLE)
+        if self.region_code:
+            people = people.filter(
+                region_code__gte=self.region_code, region_code__lt=upper_bound(self.region_code)
+            )
+        query = people.order_by("import_fingerprint").values_list("import_fingerprint", "id")
+        sql, params = query.query.sql_with_params()
+        return sql, tuple(params)
+
+    @staticmethod
+    def known_records(query: tuple[str, tuple[Any, ...]], cursor: Any) -> KnownRecords:
+        """Run ``known_records_query`` on ``cursor`` (a Django cursor, which it closes),
+        fetching 10,000 rows at a time into ``KnownRecords``."""
+        sql, params = query
+        try:
+            cursor.execute(sql, params)
+            return KnownRecords(
+                row for rows in iter(lambda: cursor.fetchmany(10_000), []) for row in rows
+            )
+        finally:
+            cursor.close()
 
     def _existing(self, candidates: list[Candidate]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         """The stored persons the candidates name, by ``Candidate.key``, each as the row
