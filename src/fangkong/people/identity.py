@@ -90,7 +90,7 @@ def parse_mainland(raw: object) -> MainlandId:
         raise IdError(_("The birth date in this ID is impossible."))
     if ric.calc_check_digit(number) != number[17]:
         raise IdError(_("The check digit of this ID is wrong; a digit was probably mistyped."))
-    sex = Sex.MALE if int(number[16]) % 2 == 1 else Sex.FEMALE
+    sex = Sex.MALE.value if int(number[16]) % 2 == 1 else Sex.FEMALE.value
     return MainlandId(number=number, birth_date=birth, sex=sex, address_code=number[:6])
 
 
@@ -103,7 +103,7 @@ def parse_legacy15(raw: object) -> MainlandId:
         birth = dt.date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
     except ValueError:
         raise IdError(_("The birth date in this ID is impossible.")) from None
-    sex = Sex.MALE if int(number[14]) % 2 == 1 else Sex.FEMALE
+    sex = Sex.MALE.value if int(number[14]) % 2 == 1 else Sex.FEMALE.value
     return MainlandId(number=number, birth_date=birth, sex=sex, address_code=number[:6])
 
 

@@ -77,6 +77,9 @@ def name_facts(raw: Any) -> tuple[str, str, str, str] | str:
 # address code (a few hundred in a county), the birth date (tens of thousands) and the
 # sequence (1,000). Three lookups instead of seventeen multiplications.
 _ADDRESS_SUMS: dict[str, int] = {}
+# Plain values, not the enum members (see schema.ID_TYPE_WORDS).
+_MALE: str = Sex.MALE.value
+_FEMALE: str = Sex.FEMALE.value
 _SEQUENCE_SUMS: dict[str, int] = {}
 _BIRTHS: dict[str, tuple[int, dt.date | None]] = {}
 
@@ -129,7 +132,7 @@ def mainland_fast(text: str) -> tuple[str, dt.date, str] | None:
         return None
     if birth < EARLIEST or birth > today():
         return None
-    return number, birth, Sex.MALE if number[16] in "13579" else Sex.FEMALE
+    return number, birth, _MALE if number[16] in "13579" else _FEMALE
 
 
 def mainland(text: str) -> tuple[str, dt.date, str]:
