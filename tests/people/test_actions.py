@@ -26,6 +26,7 @@ def test_mainland_id_gives_sex_birth_and_keys(zhang: Person) -> None:
     assert zhang.phone_reversed == "87654321831"
     entry = AuditEntry.objects.get(action="people.create_person", object_id=str(zhang.pk))
     assert entry.actor_name == "system"
+    assert "name" in entry.after and "import_fingerprint" not in entry.after
 
 
 def test_id_normalized_from_what_people_type(regions: Any) -> None:
@@ -127,6 +128,7 @@ def test_update_audits_before_and_after(zhang: Person, make_user: Any) -> None:
     entry = AuditEntry.objects.get(action="people.update_person")
     assert entry.before["phone"] == "13812345678" and entry.after["phone"] == "13900001111"
     assert entry.actor_name == cadre.username
+    assert "import_fingerprint" not in entry.before | entry.after  # bookkeeping, not data
     # Nothing changed: no entry.
     actions.update_person(actor=cadre, person=zhang, name="張三丰")
     assert AuditEntry.objects.filter(action="people.update_person").count() == 1

@@ -43,14 +43,22 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
+_SECRET_FIELDS = frozenset({"password", "secret_hash"})
+
+
 def snapshot(instance: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
-    """The audited values of a record: concrete fields (FKs as their id), JSON-safe."""
+    """The audited values of a record: concrete fields (FKs as their id), JSON-safe.
+
+    Left out: secrets, and what the model lists in ``UNAUDITED_FIELDS`` (bookkeeping of
+    the system's own, such as a person's import fingerprint, which is nobody's change).
+    """
     names = list(fields) if fields is not None else None
+    skipped = _SECRET_FIELDS | getattr(type(instance), "UNAUDITED_FIELDS", frozenset())
     data: dict[str, Any] = {}
     for field in instance._meta.concrete_fields:
         if names is not None and field.name not in names:
             continue
-        if field.name in {"password", "secret_hash"}:
+        if field.name in skipped:
             continue
         data[field.name] = _json_value(getattr(instance, field.attname))
     return data

@@ -86,6 +86,9 @@ class Person(ScopedModel):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
 
+    # Not in audit entries (core.audit.snapshot): the import's bookkeeping, not a change.
+    UNAUDITED_FIELDS = frozenset({"import_fingerprint"})
+
     MASKED_FIELDS = {
         "id_number": "id",
         "phone": "phone",
