@@ -70,13 +70,26 @@ def _id(birth: dt.date, seq: int) -> str:
     return body + "10X98765432"[total % 11]
 
 
-def make_ledger(path: Path, rows: int, villages: list[str], bad_fraction: float = 0.01) -> int:
+def make_ledger(
+    path: Path,
+    rows: int,
+    villages: list[str],
+    bad_fraction: float = 0.01,
+    inline_strings: bool = False,
+) -> int:
     """A ledger as villages keep them: two title rows (one merged), then 13 columns.
-    Returns the number of rows made bad on purpose."""
+    Returns the number of rows made bad on purpose.
+
+    Its text is stored as Excel and WPS store it, once in the workbook's shared strings
+    (sharedStrings.xml), each cell referring to one. ``inline_strings`` writes every text
+    in its cell instead (xlsxwriter's constant_memory mode), as the ledger of sessions 1
+    to 7 did: no spreadsheet program saves a file like that, and its sheet XML is 55 MB
+    instead of 36, which calamine takes about 0.3 s longer to parse.
+    """
     import xlsxwriter
 
     rng = random.Random(20220120)
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": inline_strings})
     sheet = workbook.add_worksheet("台账")
     date_format = workbook.add_format({"num_format": "yyyy/m/d"})
     sheet.merge_range(0, 0, 0, len(HEADER) - 1, "高庄镇返乡人员及重点人群台账")
@@ -459,6 +472,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", 1)))
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--inline-strings",
+        action="store_true",
+        help="the ledger's text in its cells, as sessions 1-7 measured (make_ledger)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--ledger", help=argparse.SUPPRESS)
     args = parser.parse_args(argv if argv is not None else [])
@@ -469,10 +487,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="fangkong-ledger-") as folder:
         ledger = Path(folder) / "ledger.xlsx"
         villages = _village_names()
-        bad = make_ledger(ledger, args.rows, villages)
+        bad = make_ledger(ledger, args.rows, villages, inline_strings=args.inline_strings)
         print(
             f"ledger: {args.rows} rows, {len(HEADER)} columns, {bad} bad rows, "
-            f"{ledger.stat().st_size / 1048576:.1f} MB"
+            f"{ledger.stat().st_size / 1048576:.1f} MB, text "
+            f"{'inline' if args.inline_strings else 'in shared strings'}"
         )
         for backend in args.backend or ["sqlite", "postgresql"]:
             if backend == "postgresql" and not postgres_available(PG_URL):
