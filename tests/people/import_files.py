@@ -1,4 +1,4 @@
-"""Ledger files for the import tests (valid IDs, xlsx and csv builders)."""
+"""Ledger files for the import tests (valid IDs, xlsx and csv builders) and running them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 import xlsxwriter
+from python_calamine import CalamineWorkbook
+
+from tests.conftest import GAOZHUANG
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 HEADER = ["序号", "姓名", "身份证号", "联系电话", "所属村", "住址", "返乡日期", "从何地返回"]
@@ -57,6 +60,22 @@ def write_csv(
     ]
     path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
     return path
+
+
+def run(path: Path, actor: Any = None, region: str = GAOZHUANG, **kw: Any) -> dict[str, Any]:
+    """``import_people_file`` with an error workbook beside the file (``errors_path``)."""
+    from fangkong.people.importers import import_people_file
+
+    errors = path.with_suffix(".errors.xlsx")
+    summary = import_people_file(path, actor=actor, region_code=region, error_path=errors, **kw)
+    summary["errors_path"] = errors
+    return summary
+
+
+def error_rows(summary: dict[str, Any]) -> list[list[Any]]:
+    """The error workbook of ``run``'s import: its header, then one row per rejection."""
+    book = CalamineWorkbook.from_path(str(summary["errors_path"]))
+    return book.get_sheet_by_index(0).to_python()
 
 
 @pytest.fixture(autouse=True, params=["one process", "checking process"])

@@ -9,11 +9,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
-from python_calamine import CalamineWorkbook
 
 from fangkong.core.importing import ImportFileError
 from fangkong.core.models import AuditEntry
-from fangkong.people.importers import import_people_file
 from fangkong.people.models import KeyGroup, Person, PersonTag, ReturneeRecord
 from tests.conftest import DONGZHENGSI, FUDAO_ERJIE, GAOZHUANG, JIANGTAITUN
 from tests.people.import_files import (  # noqa: F401 - checking, english: autouse
@@ -23,7 +21,9 @@ from tests.people.import_files import (  # noqa: F401 - checking, english: autou
     ID3,
     checking,
     english,
+    error_rows,
     make_id,
+    run,
     write_csv,
     write_xlsx,
 )
@@ -37,18 +37,6 @@ def rows_ok() -> list[list[Any]]:
         [2, "李四", ID2, 13900139000, "东正寺", "二组2号", "2022年1月18日", "郑州市"],
         [3, "王五", ID3, "13800138000", "蔣台屯", "", None, None],  # shares 张三's phone
     ]
-
-
-def run(path: Path, actor: Any = None, region: str = GAOZHUANG, **kw: Any) -> dict[str, Any]:
-    errors = path.with_suffix(".errors.xlsx")
-    summary = import_people_file(path, actor=actor, region_code=region, error_path=errors, **kw)
-    summary["errors_path"] = errors
-    return summary
-
-
-def error_rows(summary: dict[str, Any]) -> list[list[Any]]:
-    book = CalamineWorkbook.from_path(str(summary["errors_path"]))
-    return book.get_sheet_by_index(0).to_python()
 
 
 def test_import_then_reimport_changes_nothing(regions: Any, tmp_path: Path) -> None:

@@ -21,8 +21,7 @@ from fangkong.people.importing.cells import RowError
 from fangkong.people.importing.importer import PeopleImporter, drop_tracebacks
 from fangkong.people.models import Person
 from tests.conftest import GAOZHUANG
-from tests.people.import_files import make_id, write_xlsx
-from tests.people.test_import import run
+from tests.people.import_files import make_id, run, write_xlsx
 
 pytestmark = pytest.mark.django_db
 

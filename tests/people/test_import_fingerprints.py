@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from python_calamine import CalamineWorkbook
 
 from fangkong.core.models import AuditEntry
-from fangkong.people.importers import PeopleImporter, import_people_file
+from fangkong.people.importers import PeopleImporter
 from fangkong.people.importing.checking import RowChecker
 from fangkong.people.models import KeyGroup, Person, ReturneeRecord
 from tests.conftest import DONGZHENGSI, GAOZHUANG, JIANGTAITUN
@@ -26,7 +25,9 @@ from tests.people.import_files import (  # noqa: F401 - checking, english: autou
     ID3,
     checking,
     english,
+    error_rows,
     make_id,
+    run,
     write_csv,
     write_xlsx,
 )
@@ -42,21 +43,13 @@ def ledger() -> list[list[Any]]:
     ]
 
 
-def run(path: Path, region: str = GAOZHUANG, **kw: Any) -> dict[str, Any]:
-    errors = path.with_suffix(".errors.xlsx")
-    summary = import_people_file(path, actor=None, region_code=region, error_path=errors, **kw)
-    summary["errors_path"] = errors
-    return summary
-
-
 def counts(summary: dict[str, Any]) -> tuple[int, int, int, int]:
     return (summary["created"], summary["updated"], summary["unchanged"], summary["rejected"])
 
 
 def reasons(summary: dict[str, Any]) -> list[tuple[Any, str]]:
     """(the row's first cell, the reason) of each row in the error workbook."""
-    sheet = CalamineWorkbook.from_path(str(summary["errors_path"])).get_sheet_by_index(0)
-    return [(row[0], row[-1]) for row in sheet.to_python()[1:]]
+    return [(row[0], row[-1]) for row in error_rows(summary)[1:]]
 
 
 @pytest.fixture
