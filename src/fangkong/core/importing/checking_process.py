@@ -56,20 +56,21 @@ def _refuse(*_args: Any) -> Any:
     raise NoDatabaseInChild("the checking process must not use the database")
 
 
-def _claim(claimed: Any, index: int) -> bool:
-    """Take batch ``index`` unless the other process has (both take the lowest untaken)."""
-    with claimed.get_lock():
-        if claimed.value != index:
-            return False
-        claimed.value = index + 1
-        return True
-
-
 def _claim_next(claimed: Any) -> int:
+    """The index of the lowest batch neither process has taken, now taken."""
     with claimed.get_lock():
         index = int(claimed.value)
         claimed.value = index + 1
         return index
+
+
+def _advance(walk: Iterator[tuple[int, list[Any]]], index: int) -> list[Any] | None:
+    """The rows of batch ``index`` from this process's own walk, past the batches the
+    other process took (None past the end)."""
+    for at, rows in walk:
+        if at == index:
+            return rows
+    return None
 
 
 def _child(
@@ -79,23 +80,15 @@ def _child(
         for alias in connections:
             stack.enter_context(connections[alias].execute_wrapper(_refuse))
         try:
-            for index, rows in enumerate(batches):
-                if _claim(claimed, index):
-                    send.send(("batch", check(rows)))
+            walk = enumerate(batches)
+            while (rows := _advance(walk, _claim_next(claimed))) is not None:
+                send.send(("batch", check(rows)))
             send.send(("done", None))
         except ImportFileError as exc:
             send.send(("file_error", str(exc)))
         except BaseException:  # reported to the parent, which raises it
             send.send(("crash", traceback.format_exc()))
     send.close()
-
-
-def _advance(walk: Iterator[tuple[int, list[Any]]], index: int) -> list[Any] | None:
-    """The rows of batch ``index`` from this process's own walk (None past the end)."""
-    for at, rows in walk:
-        if at == index:
-            return rows
-    return None
 
 
 def checked_in_child(
