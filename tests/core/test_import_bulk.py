@@ -94,6 +94,14 @@ def test_select_in_finds_each_key_once_by_text_and_by_integer(chunk: int) -> Non
     assert bulk.select_in(by_id, []) == []
 
 
+@pytest.mark.parametrize("chunk", [2, bulk.IN_CHUNK])
+def test_select_in_finds_a_key_given_twice_once(chunk: int) -> None:
+    numbers = _insert_people(3)
+    wanted = [numbers[0], numbers[1], numbers[0], numbers[2], numbers[0]]
+    found = bulk.select_in(_BY_DOCUMENT, wanted, ["mainland"], chunk=chunk)
+    assert sorted(number for _pk, number in found) == sorted(numbers)
+
+
 def test_postgres_probes_the_document_index_per_key_without_statistics() -> None:
     """While an import fills the table its statistics are stale (here: never gathered);
     each key must still be one probe of the unique index on both columns, not a scan of
