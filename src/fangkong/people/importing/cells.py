@@ -25,8 +25,8 @@ from django.utils.translation import gettext_lazy
 from fangkong.core.cleaning import clean_phone, clean_text
 from fangkong.core.importing.headers import normalize_header
 from fangkong.core.importing.values import cell_text, parse_date
-from fangkong.people.identity import Sex, parse_mainland
-from fangkong.people.importing.schema import PEOPLE_SCHEMA
+from fangkong.people.identity import parse_mainland
+from fangkong.people.importing.schema import FEMALE, MALE, PEOPLE_SCHEMA
 from fangkong.people.names import clean_name, name_keys
 
 FORMULA_START = ("=", "+", "@")
@@ -77,9 +77,6 @@ def name_facts(raw: Any) -> tuple[str, str, str, str] | str:
 # address code (a few hundred in a county), the birth date (tens of thousands) and the
 # sequence (1,000). Three lookups instead of seventeen multiplications.
 _ADDRESS_SUMS: dict[str, int] = {}
-# Plain values, not the enum members (see schema.ID_TYPE_WORDS).
-_MALE: str = Sex.MALE.value
-_FEMALE: str = Sex.FEMALE.value
 _SEQUENCE_SUMS: dict[str, int] = {}
 _BIRTHS: dict[str, tuple[int, dt.date | None]] = {}
 
@@ -132,7 +129,7 @@ def mainland_fast(text: str) -> tuple[str, dt.date, str] | None:
         return None
     if birth < EARLIEST or birth > today():
         return None
-    return number, birth, _MALE if number[16] in "13579" else _FEMALE
+    return number, birth, MALE if number[16] in "13579" else FEMALE
 
 
 def mainland(text: str) -> tuple[str, dt.date, str]:

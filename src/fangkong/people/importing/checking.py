@@ -34,18 +34,21 @@ from fangkong.people.identity import (
 )
 from fangkong.people.importing import cells
 from fangkong.people.importing.cells import RowError
-from fangkong.people.importing.schema import ID_TYPE_WORDS, RISK_WORDS, SEX_WORDS
+from fangkong.people.importing.schema import (
+    ID_TYPE_WORDS,
+    LEGACY15,
+    MAINLAND,
+    NO_DOCUMENT,
+    PASSPORT,
+    RISK_WORDS,
+    SEX_WORDS,
+)
 from fangkong.people.models import KeyGroup
 
 # "4.10522E+17" as typed or pasted (identity.looks_like_lost_digits strips the dot first).
 _SCIENTIFIC = re.compile(r"^[0-9](\.[0-9]+)?[eE]\+?[0-9]+$")
 _GROUP_SEPARATORS = re.compile(r"[,，、;；/]+")
 _NO_TEXT = (None, "")
-# Plain values, not the enum members (see schema.ID_TYPE_WORDS).
-_MAINLAND: str = IdType.MAINLAND.value
-_LEGACY15: str = IdType.LEGACY15.value
-_PASSPORT: str = IdType.PASSPORT.value
-_NONE: str = IdType.NONE.value
 
 
 # Fields compared and written for a person (besides id_type/id_number, the key).
@@ -263,7 +266,7 @@ class RowChecker:
         if (raw_type is None or raw_type == "") and isinstance(raw_number, str):
             fast = cells.mainland_fast(raw_number)
             if fast is not None:
-                return _MAINLAND, *fast
+                return MAINLAND, *fast
         type_text = cells.word(cell_text(raw_type))
         id_type = ID_TYPE_WORDS.get(type_text, "") if type_text else ""
         if type_text and not id_type:
@@ -275,7 +278,7 @@ class RowChecker:
         if raw_number is None or raw_number == "":
             if id_type and id_type != IdType.NONE:
                 raise RowError(_("The document number is missing."))
-            return _NONE, "", None, ""
+            return NO_DOCUMENT, "", None, ""
         lost = isinstance(raw_number, (int, float)) and not isinstance(raw_number, bool)
         if (
             (lost and raw_number >= 1e14)
@@ -293,17 +296,17 @@ class RowChecker:
         if not id_type:
             number = text.strip().upper()
             if len(number) == 18:
-                id_type = _MAINLAND
+                id_type = MAINLAND
             else:
                 number = normalize_number(text)
                 digits = number.rstrip("X").isdigit()
                 if len(number) == 15 and number.isdigit():
-                    id_type = _LEGACY15
+                    id_type = LEGACY15
                 elif len(number) == 18 or (digits and len(number) >= 12):
                     # A long run of digits is a mistyped mainland ID, not a passport.
-                    id_type = _MAINLAND
+                    id_type = MAINLAND
                 else:
-                    id_type = _PASSPORT
+                    id_type = PASSPORT
         try:
             if id_type == IdType.MAINLAND:
                 return id_type, *cells.mainland(text)
